@@ -1,0 +1,120 @@
+"""SHG Ledger: the application factory (flaskr's create_app, microblog's extensions)."""
+from __future__ import annotations
+
+import os
+import secrets
+
+from flask import Flask, request
+from flask_login import current_user
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from shg.config import Config
+from shg.extensions import babel, bootstrap, csrf, db, limiter, login, migrate
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_path=os.path.join(ROOT, "instance"),
+                instance_relative_config=True,
+                template_folder=os.path.join(ROOT, "templates"),
+                static_folder="static")
+    app.config.from_object(Config)
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+    else:
+        app.config.from_mapping(test_config)
+    os.makedirs(app.instance_path, exist_ok=True)
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(
+            app.instance_path, "shg.sqlite")
+    _normalise_database_url(app)
+    _require_secret_key(app)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"))
+    login.init_app(app)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale,
+                   default_translation_directories=os.path.join(ROOT, "shg", "translations"))
+    bootstrap.init_app(app)
+    limiter.init_app(app)
+
+    from shg import errors, formatting, security
+    formatting.init_app(app)
+    security.init_app(app)
+
+    from shg.accounts import cli as accounts_cli, views as accounts_views
+    from shg.accounts.services import load_user
+    from shg.registry import views as registry_views
+    from shg import cli as shg_cli
+    login.user_loader(load_user)
+    login.login_view = "accounts.login"
+    login.login_message = None
+    app.register_blueprint(accounts_views.bp)
+    app.register_blueprint(registry_views.bp)
+    app.register_blueprint(accounts_cli.bp)
+    app.register_blueprint(shg_cli.bp)
+
+    from shg.api import init_api
+    init_api(app)
+    errors.init_app(app)  # after the Api, whose own handler would answer pages in JSON
+
+    @app.before_request
+    def _name_the_actor():
+        from shg.audit import set_actor
+        set_actor(current_user if current_user.is_authenticated else None)
+
+    return app
+
+
+def _select_locale():
+    """The user's own choice; before login, the browser's; outside a request, English
+    (commands and jobs that write for a reader use flask_babel.force_locale)."""
+    from flask import has_request_context
+    if not has_request_context():
+        return None
+    if current_user and current_user.is_authenticated:
+        return current_user.locale
+    from flask import current_app
+    return request.accept_languages.best_match(current_app.config["LANGUAGES"]) or "en"
+
+
+def _normalise_database_url(app: Flask) -> None:
+    """Accept the usual ``postgres://`` URLs and use psycopg 3 for them."""
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            app.config["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + url[len(prefix):]
+
+
+def _require_secret_key(app: Flask) -> None:
+    """No hard-coded key: production must set SECRET_KEY; development gets a random one."""
+    if app.config.get("SECRET_KEY"):
+        return
+    if app.testing or app.debug or os.environ.get("FLASK_DEBUG") == "1" \
+            or os.environ.get("SHG_DEVELOPMENT") == "1":
+        app.config["SECRET_KEY"] = secrets.token_hex(32)
+        return
+    raise RuntimeError("SECRET_KEY is not set. Set it in the environment or instance/config.py.")
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record):
+    """SQLite ignores foreign keys unless told so on every connection; WAL lets pages read
+    while a meeting is being saved."""
+    import sqlite3
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+        # SQLite's own lower() knows only ASCII; searching "айгуль" must find "Айгуль".
+        dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
+
+
+def _lower(value):
+    return value.lower() if isinstance(value, str) else value

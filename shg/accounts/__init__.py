@@ -1,0 +1,1 @@
+"""Users, roles, district assignments and personal API tokens."""

@@ -1,0 +1,27 @@
+"""Form pieces every domain uses."""
+from decimal import Decimal
+
+from flask_babel import lazy_gettext as _l
+from wtforms import DecimalField
+
+from shg.money import parse_decimal
+
+
+class LocalDecimalField(DecimalField):
+    """A DecimalField that takes '10,5' and '1 250,50' as Russian keyboards type them.
+
+    WTForms' own field refuses the decimal comma with a misleading message (STACK.md).
+    """
+
+    def process_formdata(self, valuelist):
+        if not valuelist or valuelist[0] in ("", None):
+            self.data = None
+            return
+        try:
+            self.data = parse_decimal(valuelist[0])
+        except ValueError:
+            self.data = None
+            raise ValueError(_l("Not a valid number."))
+        if self.places is not None and self.data != self.data.quantize(Decimal(1).scaleb(-self.places)):
+            self.data = None
+            raise ValueError(_l("At most two decimal places."))

@@ -1,0 +1,1 @@
+"""The group registry: geography, villages, groups, households, members, meetings."""
