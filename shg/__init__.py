@@ -33,7 +33,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     _require_secret_key(app)
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"))
+    from shg.money import alembic_render_item
+    migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"), compare_type=True,
+                     render_as_batch=True, render_item=alembic_render_item)
     login.init_app(app)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=_select_locale,

@@ -87,3 +87,10 @@ def parse_decimal(text) -> Decimal:
     if not value.is_finite():
         raise ValueError("Not a valid number.")
     return value
+
+
+def alembic_render_item(type_, obj, autogen_context):
+    """Migrations write exact columns as what the database holds: a BIGINT of minor units."""
+    if type_ == "type" and isinstance(obj, ExactDecimal):
+        return "sa.BigInteger()"
+    return False
