@@ -22,13 +22,16 @@ Rounding (one place, one named mode):
   half-to-even (12.5 with m=1 gives 12, 312.5 gives 312). The last installment is never
   rounded: it takes whatever principal is left, so principal sums exactly to the loan
   amount, and (flat) whatever interest is left, so interest sums exactly to the total.
+* Where those half-to-even shares would repay the loan before its last installment, or
+  leave the last one negative (Fineract then silently shortens the loan or prints a
+  negative amount), the shares are rounded down instead; see :func:`build_schedule`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Context, Decimal, localcontext
 
 from dateutil.relativedelta import relativedelta
 
@@ -101,7 +104,10 @@ class Terms:
     ``decimals``: the currency's minor units (2 for KGS and TJS tyiyn/diram).
     ``in_multiples_of``: round installments to this amount (``Decimal("1")`` for whole
     som). It has no effect on ``declining_equal_principal``, whose installments differ
-    every period by design (Fineract ignores it there too).
+    every period by design (Fineract ignores it there too), nor on interest-only
+    installments in a grace or before a harvest: they pay the interest as it is (Fineract's
+    flat loans slip a few tyiyn of principal into them to make them round; we keep them
+    interest only, as DOMAIN.md defines a grace on principal).
     """
 
     principal: Decimal
@@ -173,15 +179,15 @@ def installments_until_harvest(
 # --- rates and rounding ----------------------------------------------------------------
 
 
-def round_money(amount: Decimal, decimals: int) -> Decimal:
-    """Round to the currency's minor unit, half-to-even."""
-    return amount.quantize(Decimal(1).scaleb(-decimals), rounding=ROUNDING)
+def round_money(amount: Decimal, decimals: int, rounding: str = ROUNDING) -> Decimal:
+    """Round to the currency's minor unit, half-to-even unless told otherwise."""
+    return amount.quantize(Decimal(1).scaleb(-decimals), rounding=rounding)
 
 
-def round_to_multiple(amount: Decimal, multiple: Decimal) -> Decimal:
+def round_to_multiple(amount: Decimal, multiple: Decimal, rounding: str = ROUNDING) -> Decimal:
     """Round to the nearest multiple, half-to-even (Fineract's installment-in-multiples-of)."""
     with localcontext(_EXACT):
-        return (amount / multiple).quantize(Decimal(1), rounding=ROUNDING) * multiple
+        return (amount / multiple).quantize(Decimal(1), rounding=rounding) * multiple
 
 
 def annual_rate(terms: Terms) -> Decimal:
@@ -263,7 +269,9 @@ def validate(terms: Terms) -> None:
         if multiple <= 0:
             raise ScheduleError("The installment multiple must be greater than zero.")
         if round_money(multiple, terms.decimals) != multiple:
-            raise ScheduleError("The installment multiple has more decimals than the currency allows.")
+            raise ScheduleError(
+                "The installment multiple has more decimals than the currency allows."
+            )
     if terms.balloon_month is not None and (terms.grace_on_principal or terms.grace_on_interest):
         raise ScheduleError("A harvest-season loan cannot also have a grace period.")
 
@@ -283,17 +291,45 @@ def build_schedule(terms: Terms) -> list[Line]:
     principal is what is left after that period's interest. Equal principal: the loan over
     the installments that repay principal, rounded.
     In every method the last installment takes all principal still owed.
+
+    The even shares (principal, flat interest, the equal installment) are rounded
+    half-to-even, as Fineract does. Where that rounds up so far that the loan would be
+    repaid before its last installment, or the last installment would turn negative
+    (Fineract then silently shortens the loan), the shares are rounded down instead: the
+    schedule keeps its length and the last installment takes the difference. Only if even
+    that fails is the loan refused: too small for its rounding, or (equal installments on
+    actual days with a very short first period) repaid before its last due date.
     """
     validate(terms)
     first = terms.first_due_on or first_due_date(terms.disbursed_on, terms.frequency)
     dates = due_dates(first, terms.frequency, terms.installments)
-    principal_grace, interest_grace = _grace(terms, dates)
+    grace = _grace(terms, dates)
+    for share_rounding in (ROUNDING, ROUND_DOWN):
+        try:
+            return _installments(terms, dates, grace, share_rounding)
+        except _Overshoot as overshoot:
+            message = str(overshoot)
+    raise ScheduleError(message)
+
+
+class _Overshoot(Exception):
+    """The rounded shares would repay the loan early or leave a negative remainder."""
+
+
+_COARSE = "The installment rounding is too coarse for this loan."
+_EARLY = "The installments would repay the loan before its last due date."
+
+
+def _installments(
+    terms: Terms, dates: list[date], grace: tuple[int, int], share_rounding: str
+) -> list[Line]:
+    """One pass over the installments with the given rounding of the even shares."""
+    principal_grace, interest_grace = grace
     starts = [terms.disbursed_on, *dates[:-1]]
     repaying = terms.installments - principal_grace
-
     with localcontext(_EXACT):
-        own_interest = _interest_source(terms, dates)
-        principal_part = _principal_source(terms, repaying)
+        own_interest = _interest_source(terms, dates, share_rounding)
+        principal_part = _principal_source(terms, repaying, share_rounding)
         balance, deferred, lines = terms.principal, Decimal(0), []
         for number, (start, due) in enumerate(zip(starts, dates), start=1):
             last = number == terms.installments
@@ -308,8 +344,13 @@ def build_schedule(terms: Terms) -> list[Line]:
                 principal = balance
             else:
                 principal = principal_part(own, interest)
-                if principal < 0 or principal >= balance:
-                    raise ScheduleError("The installment rounding is too coarse for this loan.")
+                if principal < 0 and terms.method == "declining_equal_installments":
+                    # A long first period (or a huge rate) on actual days: Fineract refuses too.
+                    raise ScheduleError("The equal installment does not cover the interest due.")
+                if principal < 0:
+                    raise _Overshoot(_COARSE)
+                if principal >= balance:
+                    raise _Overshoot(_EARLY)
             balance -= principal
             lines.append(Line(number, due, *_money(terms, principal, interest, balance)))
     return lines
@@ -334,13 +375,15 @@ def _grace(terms: Terms, dates: list[date]) -> tuple[int, int]:
     return before, before if terms.balloon_interest == "nothing" else 0
 
 
-def _interest_source(terms: Terms, dates: list[date]):
+def _interest_source(terms: Terms, dates: list[date], share_rounding: str):
     """A function giving one installment's own interest (before any deferral)."""
     decimals = terms.decimals
     if terms.method == "flat":
         total = flat_interest_total(terms, dates)
-        share = round_money(total / terms.installments, decimals)
+        share = round_money(total / terms.installments, decimals, share_rounding)
         last_share = total - share * (terms.installments - 1)
+        if last_share < 0:
+            raise _Overshoot(_COARSE)
         return lambda number, balance, start, due: (
             last_share if number == terms.installments else share
         )
@@ -352,7 +395,7 @@ def _interest_source(terms: Terms, dates: list[date]):
     return lambda number, balance, start, due: round_money(balance * rate, decimals)
 
 
-def _principal_source(terms: Terms, repaying: int):
+def _principal_source(terms: Terms, repaying: int, share_rounding: str):
     """A function giving the principal of an installment that repays principal (not the last).
 
     It is called with the installment's own interest and the interest due with it
@@ -360,15 +403,15 @@ def _principal_source(terms: Terms, repaying: int):
     """
     decimals, multiple = terms.decimals, terms.in_multiples_of
     if terms.method == "declining_equal_installments":
-        installment = equal_installment(terms, repaying)
+        installment = equal_installment(terms, repaying, share_rounding)
         return lambda own, interest: installment - own
-    share = round_money(terms.principal / repaying, decimals)
+    share = round_money(terms.principal / repaying, decimals, share_rounding)
     if terms.method == "declining_equal_principal" or multiple is None:
         return lambda own, interest: share
     # Flat with a multiple: round the principal share and the interest due each to the
     # multiple and let principal absorb the interest's rounding, so the installment
     # (principal + interest) is a multiple (416.67 + 12.50 becomes 416.50 + 12.50 = 429).
-    rounded_share = round_to_multiple(share, multiple)
+    rounded_share = round_to_multiple(share, multiple, share_rounding)
     return lambda own, interest: rounded_share + round_to_multiple(interest, multiple) - interest
 
 
@@ -387,7 +430,7 @@ def flat_interest_total(terms: Terms, dates: list[date]) -> Decimal:
         return round_money(terms.principal * rate, terms.decimals)
 
 
-def equal_installment(terms: Terms, repaying: int) -> Decimal:
+def equal_installment(terms: Terms, repaying: int, rounding: str = ROUNDING) -> Decimal:
     """The rounded equal installment of a declining-balance loan.
 
     The annuity of the whole principal over the installments that repay principal, at the
@@ -400,8 +443,8 @@ def equal_installment(terms: Terms, repaying: int) -> Decimal:
         rate = period_rate(terms)
     payment = annuity_payment(terms.principal, rate, repaying)
     if terms.in_multiples_of is not None:
-        payment = round_to_multiple(payment, terms.in_multiples_of)
-    return round_money(payment, terms.decimals)
+        payment = round_to_multiple(payment, terms.in_multiples_of, rounding)
+    return round_money(payment, terms.decimals, rounding)
 
 
 def _money(terms: Terms, *amounts: Decimal) -> list[Decimal]:
