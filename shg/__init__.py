@@ -43,7 +43,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     bootstrap.init_app(app)
     limiter.init_app(app)
 
-    from shg import errors, formatting, security
+    from shg import errors, formatting, i18n, security
+    i18n.compile_catalogues()
+    app.register_blueprint(i18n.bp)
     formatting.init_app(app)
     security.init_app(app)
 
@@ -92,14 +94,26 @@ def _normalise_database_url(app: Flask) -> None:
 
 
 def _require_secret_key(app: Flask) -> None:
-    """No hard-coded key: production must set SECRET_KEY; development gets a random one."""
+    """No hard-coded key: production must set SECRET_KEY.
+
+    Tests and development get a random key, kept in instance/ for development so that a
+    restart does not log everyone out; production refuses to start without one.
+    """
     if app.config.get("SECRET_KEY"):
         return
-    if app.testing or app.debug or os.environ.get("FLASK_DEBUG") == "1" \
-            or os.environ.get("SHG_DEVELOPMENT") == "1":
+    if app.testing:
         app.config["SECRET_KEY"] = secrets.token_hex(32)
         return
-    raise RuntimeError("SECRET_KEY is not set. Set it in the environment or instance/config.py.")
+    if app.debug or os.environ.get("FLASK_DEBUG") == "1" or os.environ.get("SHG_DEVELOPMENT") == "1":
+        path = os.path.join(app.instance_path, "development_secret_key")
+        if not os.path.exists(path):
+            with open(path, "w") as fh:
+                fh.write(secrets.token_hex(32))
+        with open(path) as fh:
+            app.config["SECRET_KEY"] = fh.read().strip()
+        return
+    raise RuntimeError("SECRET_KEY is not set. Set it in the environment or instance/config.py "
+                       "(or SHG_DEVELOPMENT=1 for a development key).")
 
 
 @event.listens_for(Engine, "connect")

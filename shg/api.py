@@ -12,6 +12,7 @@ from typing import Optional
 
 from flask import Response, current_app, g, request
 from flask_babel import gettext as _
+from flask_babel import refresh as babel_refresh
 from flask_smorest import Api, Blueprint, abort
 from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint, delete, select
 from sqlalchemy.exc import IntegrityError
@@ -62,6 +63,9 @@ def _authenticate():
         abort(401, message=_("Send a valid personal API token: Authorization: Bearer <token>."))
     # What flask_login.login_user() does for one request, without touching the session cookie.
     g._login_user = user
+    # Messages from here on are in the token user's language, even if a locale was chosen
+    # before she was known (or, in tests, by an earlier request in the same app context).
+    babel_refresh()
     set_actor(user)
 
 

@@ -99,7 +99,9 @@ def _log_changes(session, flush_context):
                     continue
             else:
                 changes = {}
-            record_id = inspect(obj).identity[0] if inspect(obj).identity else None
+            state = inspect(obj)
+            key = state.identity or state.mapper.primary_key_from_instance(obj)
+            record_id = key[0] if key else None
             if record_id is None:
                 continue
             rows.append({"at": utcnow(), "user_id": actor_id, "action": action,

@@ -1,5 +1,66 @@
 """Commands for the whole ledger: `flask demo-data`."""
+from datetime import date
+
 import click
 from flask import Blueprint
 
 bp = Blueprint("shg_cli", __name__, cli_group=None)
+
+
+@bp.cli.command("demo-data")
+@click.option("--scale", type=float, default=1.0, show_default=True,
+              help="1 is the published programme (about 500 groups, 3,200 members); "
+                   "10 is ten times that; 0.05 a small sample.")
+@click.option("--seed", type=int, default=None,
+              help="The same seed, scale and --until give the same data.  [default: 2011]")
+@click.option("--until", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Reference day (YYYY-MM-DD): meetings run for the year ending the day "
+                   "before it.  [default: today]")
+@click.option("--reset", is_flag=True,
+              help="Drop every table and make them again first: ALL DATA IS LOST.")
+@click.option("--yes", is_flag=True, help="Do not ask before --reset replaces existing data.")
+def demo_data(scale, seed, until, reset, yes):
+    """Fill the ledger with a realistic, deterministic demo programme."""
+    from shg import demo
+
+    if scale <= 0:
+        raise click.BadParameter("must be positive", param_hint="--scale")
+    if reset and not yes and demo.database_has_data():
+        click.confirm("--reset drops every table and all the data in them. Go on?", abort=True)
+    try:
+        result = demo.build_demo(scale=scale,
+                                 seed=demo.DEFAULT_SEED if seed is None else seed,
+                                 until=until.date() if until else None, reset=reset)
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc))
+    counts = result.counts
+    click.echo(f"Demo programme built in {result.seconds:.1f} s (scale {scale:g}, meetings "
+               f"until {result.until - date.resolution:%Y-%m-%d}):")
+    for table in ("country", "region", "district", "village", "shg_group", "household",
+                  "member", "membership", "meeting", "attendance", "user"):
+        click.echo(f"  {table:<12} {counts.get(table, 0):>9,}")
+    click.echo("\nAccounts (username / password / role / reach):")
+    for username, password, role, where in result.accounts:
+        click.echo(f"  {username:<12} {password:<11} {role:<13} {where}")
+
+
+@bp.cli.command("dev")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+def dev(host, port):
+    """Development: the schema by migrations, demo data on first start, then the server."""
+    from flask import current_app
+    from flask_migrate import upgrade
+
+    from shg import demo
+
+    upgrade()
+    if not demo.database_has_data():
+        click.echo("Building the demo programme (first start only)…")
+        result = demo.build_demo(scale=1.0, seed=demo.DEFAULT_SEED, until=None, reset=False)
+        click.echo(f"Built in {result.seconds:.1f} s. Log in as admin / admin-demo "
+                   "(facilitators fac-1, … / demo-pass).")
+    from werkzeug.serving import run_simple
+    app = current_app._get_current_object()
+    click.echo(f"Serving on http://{host}:{port}")
+    run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)

@@ -24,6 +24,8 @@ class Config:
     #: Failed logins allowed per address before the login form answers 429.
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per 5 minutes")
     PAGE_SIZE = 25
+    #: werkzeug's default; tests choose a cheap one so a thousand logins don't take minutes
+    PASSWORD_HASH_METHOD = "scrypt"
 
     API_TITLE = "SHG Ledger API"
     API_VERSION = "v1"

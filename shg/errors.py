@@ -44,6 +44,8 @@ HTTP_MESSAGES = {
 
 
 def _message(code: int, exc: HTTPException) -> str:
+    if code == 429:
+        return HTTP_MESSAGES[429]()  # not the limiter's "3 per 1 minute"
     if exc.description and exc.description != type(exc).description:
         return str(exc.description)
     return HTTP_MESSAGES.get(code, lambda: exc.name)()

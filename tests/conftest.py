@@ -12,6 +12,7 @@ import os
 from datetime import date
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from shg import create_app
@@ -69,12 +70,32 @@ def database_url(request, tmp_path):
     return url
 
 
+class OwnContextClient(FlaskClient):
+    """Each request in its own app context, as in production: ``g`` (the logged-in user, the
+    chosen locale) and the database session never carry over from the test or an earlier
+    request. The test's own session commits before each request and reads afresh after it."""
+
+    def open(self, *args, **kwargs):
+        from flask import has_app_context
+        outer = has_app_context()
+        if outer:
+            db.session.commit()  # what the test set up is there for the request to see
+        with self.application.app_context():
+            response = super().open(*args, **kwargs)
+        if outer:
+            db.session.expire_all()  # and the test then reads what the request wrote
+        return response
+
+
 def make_app(database_url, **config):
     settings = {"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url,
                 "SECRET_KEY": "test-secret", "WTF_CSRF_ENABLED": False,
-                "RATELIMIT_ENABLED": False, "SERVER_NAME": None}
+                "RATELIMIT_ENABLED": False, "SERVER_NAME": None,
+                "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"}
     settings.update(config)
-    return create_app(settings)
+    app = create_app(settings)
+    app.test_client_class = OwnContextClient
+    return app
 
 
 def _empty_postgres():

@@ -48,7 +48,9 @@ class User(UserMixin, db.Model):
         secondary=user_districts, order_by="District.name")
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password)
+        from flask import current_app
+        self.password_hash = generate_password_hash(
+            password, method=current_app.config.get("PASSWORD_HASH_METHOD", "scrypt"))
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)

@@ -46,12 +46,25 @@ def profile():
     form = ProfileForm(obj=current_user)
     token_form = TokenForm(prefix="token")
     if form.validate_on_submit():
-        services.update_user(current_user, {"full_name": form.full_name.data,
-                                            "locale": form.locale.data,
-                                            "password": form.password.data or None})
-        db.session.commit()
-        flash(_("Your profile is saved."), "success")
-        return redirect(url_for("accounts.profile"))
+        # the User itself, not the current_user proxy: update_user compares identities
+        # (``clash is not user``) and would call her own user name taken
+        user = current_user._get_current_object()
+        try:
+            services.update_user(user, {"full_name": form.full_name.data,
+                                        "locale": form.locale.data,
+                                        "password": form.password.data or None}, by=user)
+        except Invalid as exc:
+            db.session.rollback()
+            for field, messages in exc.errors.items():
+                if field in form:
+                    form[field].errors = list(form[field].errors) + messages
+                else:
+                    for message in messages:
+                        flash(message, "danger")
+        else:
+            db.session.commit()
+            flash(_("Your profile is saved."), "success")
+            return redirect(url_for("accounts.profile"))
     tokens = db.session.scalars(select(ApiToken).where(ApiToken.user_id == current_user.id)
                                 .order_by(ApiToken.created_at.desc())).all()
     return render_template("accounts/profile.html", form=form, token_form=token_form, tokens=tokens)
@@ -62,7 +75,8 @@ def profile():
 def create_token():
     token_form = TokenForm(prefix="token")
     if token_form.validate_on_submit():
-        token, plain = services.create_token(current_user, token_form.name.data)
+        token, plain = services.create_token(current_user._get_current_object(),
+                                             token_form.name.data)
         db.session.commit()
         tokens = db.session.scalars(select(ApiToken).where(ApiToken.user_id == current_user.id)
                                     .order_by(ApiToken.created_at.desc())).all()

@@ -226,12 +226,14 @@ class Membership(db.Model):
               sqlite_where=text("left_on IS NULL AND office IS NOT NULL"),
               postgresql_where=text("left_on IS NULL AND office IS NOT NULL")),
         Index("ix_membership_group", "group_id", "left_on"),
+        Index("ix_membership_member", "member_id", "joined_on"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("member.id"))
     group_id: Mapped[int] = mapped_column(ForeignKey("shg_group.id"))
     joined_on: Mapped[date]
+    #: the first day she is no longer a member (the day she left)
     left_on: Mapped[Optional[date]]
     left_reason: Mapped[Optional[str]] = mapped_column(String(200))
     office: Mapped[Optional[str]] = mapped_column(String(10))
@@ -240,7 +242,8 @@ class Membership(db.Model):
     group: Mapped[Group] = relationship(back_populates="memberships")
 
     def active_on(self, day: date) -> bool:
-        return self.joined_on <= day and (self.left_on is None or day <= self.left_on)
+        """``left_on`` is the first day she is no longer a member."""
+        return self.joined_on <= day and (self.left_on is None or day < self.left_on)
 
 
 class Meeting(db.Model):

@@ -14,6 +14,7 @@ import phonenumbers
 from flask import abort
 from flask_babel import gettext as _
 from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.orm import contains_eager
 
 from shg.accounts import access
 from shg.accounts.models import User
@@ -189,6 +190,48 @@ def create_district(data: dict, by: User) -> District:
     return district
 
 
+def update_region(region: Region, data: dict, by: User) -> Region:
+    """Rename a region or move it to another country (project office only)."""
+    access.require_admin(by)
+    data = {"name": region.name, "country_id": region.country_id, **data}
+    errors: dict = {}
+    name = _required_text(data, "name", errors, _("A name is required."), 100)
+    country = db.session.get(Country, data.get("country_id") or 0)
+    if country is None:
+        errors["country_id"] = [_("Choose a country.")]
+    else:
+        clash = db.session.scalar(select(Region).where(Region.country_id == country.id,
+                                                       Region.name == name))
+        if clash is not None and clash is not region:
+            errors["name"] = [_("This region is already recorded.")]
+    if errors:
+        raise Invalid(errors)
+    region.country, region.name = country, name
+    db.session.flush()
+    return region
+
+
+def update_district(district: District, data: dict, by: User) -> District:
+    """Rename a district or move it to another region (project office only)."""
+    access.require_admin(by)
+    data = {"name": district.name, "region_id": district.region_id, **data}
+    errors: dict = {}
+    name = _required_text(data, "name", errors, _("A name is required."), 100)
+    region = db.session.get(Region, data.get("region_id") or 0)
+    if region is None:
+        errors["region_id"] = [_("Choose a region.")]
+    else:
+        clash = db.session.scalar(select(District).where(District.region_id == region.id,
+                                                         District.name == name))
+        if clash is not None and clash is not district:
+            errors["name"] = [_("This district is already recorded.")]
+    if errors:
+        raise Invalid(errors)
+    district.region, district.name = region, name
+    db.session.flush()
+    return district
+
+
 def save_village(village: Optional[Village], data: dict, by: User) -> Village:
     """Create (village=None) or change a village; only the project office does this."""
     access.require_admin(by)
@@ -276,12 +319,16 @@ def save_group(group: Optional[Group], data: dict, by: User) -> Group:
 
 
 def active_memberships(group_id: int, on: Optional[date] = None) -> list[Membership]:
-    """The group's members on a day (today if not given), by name."""
+    """The group's members on a day (today if not given), by name.
+
+    ``left_on`` is the first day she is no longer a member: on that day she is not listed,
+    the same answer the member counts give (they look for ``left_on IS NULL``).
+    """
     on = on or today()
     return db.session.scalars(
         select(Membership).join(Member)
         .where(Membership.group_id == group_id, Membership.joined_on <= on,
-               or_(Membership.left_on.is_(None), Membership.left_on >= on))
+               or_(Membership.left_on.is_(None), Membership.left_on > on))
         .order_by(Member.full_name)).all()
 
 
@@ -451,9 +498,9 @@ def member_leaves(member: Member, left_on: Optional[date], reason: Optional[str]
             errors.setdefault("left_on", []).append(_("She joined the group after this date."))
         last = db.session.scalar(select(func.max(Meeting.held_on)).join(Attendance).where(
             Attendance.member_id == member.id, Meeting.group_id == membership.group_id))
-        if last is not None and left_on < last:
+        if last is not None and left_on <= last:
             errors.setdefault("left_on", []).append(
-                _("She is recorded at a later meeting of the group."))
+                _("She is recorded at a meeting of the group on or after this date."))
     if errors:
         raise Invalid(errors)
     membership.left_on = left_on
@@ -582,14 +629,23 @@ class RegisterRow:
     savings: Decimal
 
 
-def meeting_register(group_id: int, limit: int = 50, offset: int = 0) -> list[RegisterRow]:
-    """The group's meetings, newest first, each with attendance and savings paid in."""
+def meeting_register(group_id: Optional[int], limit: int = 50, offset: int = 0,
+                     meeting_ids: Optional[Iterable[int]] = None) -> list[RegisterRow]:
+    """The group's meetings, newest first, each with attendance and savings paid in.
+
+    ``meeting_ids`` limits it to those meetings (group_id may then be None): the API shows
+    each meeting's line of the register, counted here and nowhere else.
+    """
     present = func.sum(case((Attendance.status.in_(("present", "late")), 1), else_=0))
     query = (select(Meeting, func.coalesce(present, 0), func.count(Attendance.id),
                     func.coalesce(func.sum(Attendance.savings), Decimal("0")))
-             .outerjoin(Attendance, Attendance.meeting_id == Meeting.id)
-             .where(Meeting.group_id == group_id)
-             .group_by(Meeting.id).order_by(Meeting.held_on.desc()).limit(limit).offset(offset))
+             .outerjoin(Attendance, Attendance.meeting_id == Meeting.id))
+    if group_id is not None:
+        query = query.where(Meeting.group_id == group_id)
+    if meeting_ids is not None:
+        query = query.where(Meeting.id.in_(list(meeting_ids)))
+    query = (query.group_by(Meeting.id).order_by(Meeting.held_on.desc())
+             .limit(limit).offset(offset))
     return [RegisterRow(m, int(p), int(n), s if s is not None else Decimal("0"))
             for m, p, n, s in db.session.execute(query)]
 
@@ -636,6 +692,7 @@ def group_savings(group_id: int) -> Decimal:
 def groups_query(user: User, q: str = "", country_id=None, district_id=None, village_id=None,
                  status=None, facilitator_id=None):
     query = (select(Group).join(Village).join(District)
+             .options(contains_eager(Group.village).contains_eager(Village.district))
              .order_by(Group.name, Group.id))
     query = access.scope(query, user, Village.district_id)
     if q:

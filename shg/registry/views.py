@@ -262,6 +262,9 @@ def edit_household(household_id=None):
         else:
             for entry, migrant in zip(form.migrants.entries, household.migrants):
                 entry.form.destination.data, entry.form.people.data = migrant.destination, migrant.people
+            rows = len(form.migrants.entries)
+            if len(household.migrants) >= rows and rows < form.migrants.max_entries:
+                form.migrants.append_entry()  # an empty row for one more country
     if form.validate_on_submit():
         data = {"name": form.name.data, "village_id": form.village_id.data,
                 "address": form.address.data,
@@ -306,9 +309,11 @@ def new_member():
         access.require_change(current_user, -1)
     form = NewMemberForm()
     households = db.session.scalars(services.households_query(current_user)).all()
-    form.household_id.choices = [(h.id, f"{h.name} — {h.village.name}") for h in households
-                                 if access.can_change(current_user, h.district_id)]
-    form.group_id.choices = _group_options()
+    # a "—" first, so that a household or group nobody chose is not silently the first one
+    form.household_id.choices = [(None, "—")] + [
+        (h.id, f"{h.name} — {h.village.name}") for h in households
+        if access.can_change(current_user, h.district_id)]
+    form.group_id.choices = [(None, "—")] + _group_options()
     if request.method == "GET":
         form.household_id.data = request.args.get("household", type=int)
         form.group_id.data = request.args.get("group", type=int)
@@ -414,7 +419,9 @@ def village(village_id):
     groups = db.session.scalars(select(Group).where(Group.village_id == village.id)
                                 .order_by(Group.name)).all()
     return render_template("registry/village.html", village=village, groups=groups,
-                           counts=services.member_counts([g.id for g in groups]))
+                           counts=services.member_counts([g.id for g in groups]),
+                           can_change=access.can_change_registry(current_user)
+                           and access.can_change(current_user, village.district_id))
 
 
 @bp.route("/admin/villages/new", methods=["GET", "POST"])

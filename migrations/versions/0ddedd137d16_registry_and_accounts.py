@@ -1,8 +1,8 @@
 """registry and accounts
 
-Revision ID: 52a34b858dcb
+Revision ID: 0ddedd137d16
 Revises: 
-Create Date: 2026-11-23 02:13:01.313963
+Create Date: 2026-11-23 02:39:50.001122
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '52a34b858dcb'
+revision = '0ddedd137d16'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -242,6 +242,7 @@ def upgrade():
     )
     with op.batch_alter_table('membership', schema=None) as batch_op:
         batch_op.create_index('ix_membership_group', ['group_id', 'left_on'], unique=False)
+        batch_op.create_index('ix_membership_member', ['member_id', 'joined_on'], unique=False)
         batch_op.create_index('uq_membership_active_member', ['member_id'], unique=True, sqlite_where=sa.text('left_on IS NULL'), postgresql_where=sa.text('left_on IS NULL'))
         batch_op.create_index('uq_membership_active_office', ['group_id', 'office'], unique=True, sqlite_where=sa.text('left_on IS NULL AND office IS NOT NULL'), postgresql_where=sa.text('left_on IS NULL AND office IS NOT NULL'))
 
@@ -253,6 +254,7 @@ def downgrade():
     with op.batch_alter_table('membership', schema=None) as batch_op:
         batch_op.drop_index('uq_membership_active_office', sqlite_where=sa.text('left_on IS NULL AND office IS NOT NULL'), postgresql_where=sa.text('left_on IS NULL AND office IS NOT NULL'))
         batch_op.drop_index('uq_membership_active_member', sqlite_where=sa.text('left_on IS NULL'), postgresql_where=sa.text('left_on IS NULL'))
+        batch_op.drop_index('ix_membership_member')
         batch_op.drop_index('ix_membership_group')
 
     op.drop_table('membership')
