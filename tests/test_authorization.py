@@ -117,3 +117,40 @@ def test_user_switched_off_cannot_log_in(world, client, auth):
     db.session.commit()
     auth.login(users["facilitator"])
     assert client.get("/groups").status_code == 302
+
+
+API_READ = ["/api/v1/groups/{group}", "/api/v1/households/{household}", "/api/v1/members/{member}",
+            "/api/v1/meetings/{meeting}", "/api/v1/villages/{village}",
+            "/api/v1/districts/{district_id}"]
+API_CHANGE = ["/api/v1/groups/{group}", "/api/v1/households/{household}",
+              "/api/v1/members/{member}", "/api/v1/meetings/{meeting}"]
+API_ADMIN = ["/api/v1/villages/{village}", "/api/v1/districts/{district_id}"]
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("side", ["own", "other"])
+def test_api_answers_by_role_and_district(world, client, api_token, role, side):
+    places, users = world
+    headers = api_token(users[role])
+    ids = dict(places[side], district_id=places[side]["district"].id)
+    for url in API_READ:
+        assert client.get(url.format(**ids), headers=headers).status_code == \
+            _expected_read(role, side), url
+    for url in API_CHANGE:
+        # An empty change: allowed answers 200 and changes nothing; refused answers 403.
+        assert client.patch(url.format(**ids), json={}, headers=headers).status_code == \
+            _expected_change(role, side), url
+    for url in API_ADMIN:
+        expected = 200 if role == "admin" else 403
+        assert client.patch(url.format(**ids), json={}, headers=headers).status_code == expected, url
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_api_lists_show_only_reachable_districts(world, client, api_token, role):
+    places, users = world
+    headers = api_token(users[role])
+    names = {m["full_name"] for m in client.get("/api/v1/members", headers=headers).get_json()}
+    assert "Айгуль own" in names
+    assert ("Айгуль other" in names) == (role in ("admin", "viewer"))
+    groups = {g["id"] for g in client.get("/api/v1/groups", headers=headers).get_json()}
+    assert (places["other"]["group"] in groups) == (role in ("admin", "viewer"))
