@@ -52,6 +52,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from shg.accounts import cli as accounts_cli, views as accounts_views
     from shg.accounts.services import load_user
     from shg.registry import views as registry_views
+    import loans.models  # noqa: F401  (the loans tables belong to the schema)
     from shg import cli as shg_cli
     login.user_loader(load_user)
     login.login_view = "accounts.login"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import os
 from datetime import date
+from decimal import Decimal
 
 import pytest
 from flask.testing import FlaskClient
@@ -242,3 +243,46 @@ def api_token(app):
         db.session.commit()
         return {"Authorization": f"Bearer {plain}"}
     return make
+
+
+# ---------------------------------------------------------------- loans, made to order
+
+
+@pytest.fixture
+def create_product(app, create_user):
+    from loans import services as loan_services
+
+    def create(**terms):
+        admin = create_user("admin")
+        data = {"name": f"Продукт {next(_counter)}", "method": "flat", "rate": Decimal("24"),
+                "rate_period": "year", "frequency": "month", "installments": 12}
+        data.update(terms)
+        return loan_services.save_product(None, data, by=admin)
+    return create
+
+
+@pytest.fixture
+def create_loan(app, create_member, create_product, create_user):
+    """A loan taken through its life by the services: applied, approved and, unless
+    ``status="applied"`` or ``"approved"``, disbursed on ``disbursed_on``."""
+    from loans import services as loan_services
+    from loans.models import Lender
+
+    def create(member=None, principal=Decimal("12000.00"), disbursed_on=date(2024, 1, 10),
+               status="disbursed", product=None, first_due_on=None, **terms):
+        member = member or create_member(joined_on=date(2020, 2, 1))
+        product = product or create_product(**terms)
+        lender = Lender(name=f"МФК {next(_counter)}", kind="mfi")
+        db.session.add(lender)
+        officer = create_user("admin")
+        loan = loan_services.apply_for_loan(
+            {"member_id": member.id, "product_id": product.id, "lender_id": lender.id,
+             "principal": principal, "purpose": "Теплица", "applied_on": disbursed_on,
+             "first_due_on": first_due_on}, by=officer)
+        if status in ("approved", "disbursed"):
+            loan_services.approve_loan(loan, disbursed_on, by=officer)
+        if status == "disbursed":
+            loan_services.disburse_loan(loan, disbursed_on, by=officer, first_due_on=first_due_on)
+        db.session.flush()
+        return loan
+    return create
