@@ -524,3 +524,46 @@ def reschedule(loan: Loan, on: Optional[date], changes: dict, by: User) -> Loan:
     db.session.flush()
     _rewrite(loan)
     return loan
+
+
+# ---------------------------------------------------------------- collection sheet
+
+
+def collection_sheet(group_id: int, on: date) -> list[tuple[Loan, Decimal, Decimal]]:
+    """Every disbursed loan of the group's members, with what fell due by the meeting day
+    and is unpaid (penalties included) and everything she owes: the facilitator's sheet."""
+    loans = db.session.scalars(
+        select(Loan).where(Loan.group_id == group_id, Loan.status == "disbursed",
+                           Loan.disbursed_on <= on).order_by(Loan.id)).all()
+    rows = []
+    for loan in loans:
+        book = ledger(loan)
+        pos = book.position(on)
+        due_now = sum((s.unpaid(by=on) for s in book.states if s.line.due_on <= on),
+                      Decimal("0.00")) + pos.penalty_due
+        rows.append((loan, due_now, book.owed(on)))
+    rows.sort(key=lambda r: (r[0].member.full_name, r[0].id))
+    return rows
+
+
+def post_collection(meeting, amounts: dict[int, Decimal], by: User) -> list[Repayment]:
+    """Post the repayments collected at a meeting, dated the meeting day, all or none.
+
+    A refusal names the loan: ``{"loan-<id>": [message]}``.
+    """
+    posted, errors = [], {}
+    for loan_id, amount in sorted(amounts.items()):
+        if amount is None or amount == 0:
+            continue
+        loan = db.session.get(Loan, loan_id)
+        if loan is None or loan.group_id != meeting.group_id:
+            errors[f"loan-{loan_id}"] = [_("This loan is not of a member of the group.")]
+            continue
+        try:
+            posted.append(post_repayment(loan, amount, meeting.held_on, by=by,
+                                         meeting_id=meeting.id))
+        except Invalid as exc:
+            errors[f"loan-{loan_id}"] = [m for ms in exc.errors.values() for m in ms]
+    if errors:
+        raise Invalid(errors)
+    return posted
