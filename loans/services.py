@@ -7,7 +7,6 @@ always what the rules give. Functions add and flush; the caller commits.
 """
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from typing import Iterable, Optional
@@ -17,6 +16,7 @@ from flask_babel import gettext as _
 from sqlalchemy import delete, select, update
 
 from loans import ledger as L
+from loans import messages as _messages  # noqa: F401  (catalogue entries)
 from loans import schedules
 from loans.models import (COMPONENTS, DEFAULT_ORDER, LENDER_KINDS, Allocation, Installment, Lender,
                           Loan, LoanProduct, Repayment)
@@ -261,8 +261,9 @@ def apply_for_loan(data: dict, by: User) -> Loan:
 
 def _require_status(loan: Loan, *allowed: str) -> None:
     if loan.status not in allowed:
+        from shg.labels import label
         raise Invalid({"status": [_("Not possible for a loan that is %(status)s.",
-                                    status=_(loan.status))]})
+                                    status=label(loan.status))]})
 
 
 def approve_loan(loan: Loan, on: Optional[date], by: User) -> Loan:
