@@ -53,6 +53,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from shg.accounts.services import load_user
     from shg.registry import views as registry_views
     import loans.models  # noqa: F401  (the loans tables belong to the schema)
+    import harvests.models  # noqa: F401  (and the seeds and harvests tables)
     from shg import cli as shg_cli
     login.user_loader(load_user)
     login.login_view = "accounts.login"

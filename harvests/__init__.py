@@ -1,0 +1,1 @@
+"""Seeds and harvests: what each family received from the programme and what it brought in."""
