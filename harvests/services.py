@@ -458,8 +458,11 @@ def save_unit(unit: Optional[Unit], data: dict, by: User) -> Unit:
 def save_crop(crop: Optional[Crop], data: dict, by: User) -> Crop:
     access.require_admin(by)
     if crop is not None:
-        data = {"name": crop.name, "name_ru": crop.name_ru, "default_unit_id": crop.default_unit_id,
-                "max_t_per_ha": crop.max_t_per_ha, **data}
+        current = {"name": crop.name, "name_ru": crop.name_ru,
+                   "default_unit_id": crop.default_unit_id, "max_t_per_ha": crop.max_t_per_ha}
+        if "default_unit" in data and "default_unit_id" not in data:
+            current.pop("default_unit_id")  # a unit named by its code replaces the current one
+        data = {**current, **data}
     errors: dict = {}
     name = _text(data, "name", errors, 80, _("A name is required."))
     if name:

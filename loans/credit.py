@@ -119,10 +119,10 @@ def credit_history(member_id: int, as_of: Optional[date] = None) -> CreditHistor
                 fallen_due += line.total if not superseded else line.total - state.unpaid(by=until)
                 on_time += by_due
             worst = max(worst, late)
-        if loan.status == "written_off" and loan.written_off_on and loan.written_off_on <= as_of:
+        if loan.written_off_on and loan.written_off_on <= as_of:
             written_off += 1
             written_off_amount += services.position(loan, loan.written_off_on).outstanding_principal
-        elif loan.status != "written_off" or not loan.written_off_on:
+        else:  # on the as-of day the loan was still out (also if written off since)
             current = max(current, position.days_past_due)
             arrears += position.arrears
         records.append(LoanRecord(loan, position, rows))

@@ -148,8 +148,13 @@ def overdue_query(user, village_id=None, group_id=None, district_id=None, bucket
     """Loans in arrears today in the user's districts, the longest late first.
 
     Reads the due date of the oldest unpaid installment that every posting keeps on the loan,
-    so the list needs no schedule scan: the page a loan officer opens every morning.
+    so the list needs no schedule scan: the page a loan officer opens every morning. That
+    date counts every payment recorded so far, so ``as_of`` is today or later; a loan's
+    standing on an earlier day is ``services.position(loan, day)``.
     """
+    if as_of is not None and as_of < today():
+        raise ValueError("the overdue list is for today or later; use services.position "
+                         "for a loan's standing on an earlier day")
     as_of = as_of or today()
     query = (select(Loan).join(Member, Loan.member_id == Member.id)
              .where(Loan.status == "disbursed", Loan.oldest_unpaid_due_on < as_of)

@@ -102,13 +102,19 @@ def _check_penalty(data: dict, errors: dict) -> None:
         errors["penalty_grace_days"] = [_("Grace days cannot be negative.")]
 
 
-def schedule_error(exc: schedules.ScheduleError) -> Invalid:
+def schedule_error(exc: schedules.ScheduleError, terms=None) -> Invalid:
     """A schedule engine refusal, in the user's language, beside the field it is about."""
     message = str(exc)
+    if "grace" in message.lower() and terms is not None:
+        get = terms.get if isinstance(terms, dict) else (lambda k: getattr(terms, k, None))
+        longest = max(("grace_on_principal", "grace_on_interest"), key=lambda k: get(k) or 0)
+        return Invalid({longest: [_(message)]})
     field = "_schema"
-    for words, name in (("amount", "principal"), ("rate", "rate"), ("installment", "installments"),
-                        ("grace", "grace_on_principal"), ("first repayment", "first_due_on"),
-                        ("multiple", "in_multiples_of"), ("harvest", "balloon_on")):
+    # most specific words first: "installment multiple" is about the multiple
+    for words, name in (("multiple", "in_multiples_of"), ("rounding", "in_multiples_of"),
+                        ("amount", "principal"), ("rate", "rate"), ("grace", "grace_on_principal"),
+                        ("first repayment", "first_due_on"), ("harvest", "balloon_on"),
+                        ("installment", "installments")):
         if words in message.lower():
             field = name
             break
@@ -145,7 +151,7 @@ def save_product(product: Optional[LoanProduct], data: dict, by: User) -> LoanPr
                             _balloon_date(month, date(2024, 1, 10), data.get("frequency")))
             schedules.build_schedule(sample)
         except schedules.ScheduleError as exc:
-            errors.update(schedule_error(exc).errors)
+            errors.update(schedule_error(exc, data).errors)
         except (TypeError, KeyError):
             errors["_schema"] = [_("The terms are incomplete.")]
     if errors:
@@ -202,7 +208,7 @@ def preview(loan: Loan, disbursed_on: Optional[date] = None) -> list[schedules.L
     try:
         return schedules.build_schedule(terms_of(loan, disbursed_on))
     except schedules.ScheduleError as exc:
-        raise schedule_error(exc)
+        raise schedule_error(exc, loan)
 
 
 # ---------------------------------------------------------------- the loan's life
@@ -243,6 +249,13 @@ def apply_for_loan(data: dict, by: User) -> Loan:
         membership.group.village.district.region.country.currency if membership else None)
     if currency not in CURRENCIES:
         errors["currency"] = [_("Choose one of the ledger's currencies.")]
+    if product is not None:
+        terms = {k: data[k] if data.get(k) is not None else getattr(product, k) for k in TERM_FIELDS}
+        _check_penalty(terms, errors)
+        try:
+            _order(terms.get("allocation_order"))
+        except Invalid as exc:
+            errors.update(exc.errors)
     if errors:
         raise Invalid(errors)
     loan = Loan(member=member, group=membership.group, lender=lender, product=product,
@@ -267,6 +280,7 @@ def _require_status(loan: Loan, *allowed: str) -> None:
 
 
 def approve_loan(loan: Loan, on: Optional[date], by: User) -> Loan:
+    _lock(loan)
     _require_status(loan, "applied")
     on = on or today()
     if on > today() or on < loan.applied_on:
@@ -278,6 +292,7 @@ def approve_loan(loan: Loan, on: Optional[date], by: User) -> Loan:
 
 def disburse_loan(loan: Loan, on: Optional[date], by: User, first_due_on: Optional[date] = None) -> Loan:
     """Pay the loan out: its schedule is fixed from this day."""
+    _lock(loan)
     _require_status(loan, "approved")
     on = on or today()
     if on > today():
@@ -302,6 +317,7 @@ def disburse_loan(loan: Loan, on: Optional[date], by: User, first_due_on: Option
 
 
 def write_off(loan: Loan, on: Optional[date], reason: str, by: User) -> Loan:
+    _lock(loan)
     _require_status(loan, "disbursed")
     on = on or today()
     errors: dict = {}
@@ -436,7 +452,7 @@ def post_repayment(loan: Loan, amount: Decimal, paid_on: Optional[date], by: Use
     elif loan.disbursed_on and paid_on < loan.disbursed_on:
         errors["paid_on"] = [_("The loan was paid out after this date.")]
     current = [i for i in loan.installments_all if i.version == loan.schedule_version]
-    if current and paid_on < current[0].in_force_from:
+    if "paid_on" not in errors and loan.schedule_version > 1 and paid_on < current[0].in_force_from:
         errors["paid_on"] = [_("The loan was rescheduled after this date.")]
     if errors:
         raise Invalid(errors)
@@ -509,7 +525,7 @@ def reschedule(loan: Loan, on: Optional[date], changes: dict, by: User) -> Loan:
     try:
         lines = schedules.build_schedule(draft)
     except schedules.ScheduleError as exc:
-        raise schedule_error(exc)
+        raise schedule_error(exc, draft)
     for installment in current:
         installment.superseded_on = on
     version = loan.schedule_version + 1

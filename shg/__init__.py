@@ -52,14 +52,18 @@ def create_app(test_config: dict | None = None) -> Flask:
     from shg.accounts import cli as accounts_cli, views as accounts_views
     from shg.accounts.services import load_user
     from shg.registry import views as registry_views
+    from loans import views as loans_views
+    from harvests import views as harvests_views
     import loans.models  # noqa: F401  (the loans tables belong to the schema)
-    import harvests.models  # noqa: F401  (and the seeds and harvests tables)
+    import harvests.models  # noqa: F401
     from shg import cli as shg_cli
     login.user_loader(load_user)
     login.login_view = "accounts.login"
     login.login_message = None
     app.register_blueprint(accounts_views.bp)
     app.register_blueprint(registry_views.bp)
+    app.register_blueprint(loans_views.bp)
+    app.register_blueprint(harvests_views.bp)
     app.register_blueprint(accounts_cli.bp)
     app.register_blueprint(shg_cli.bp)
 

@@ -66,7 +66,7 @@ def round_money(value: Decimal, places: int = 2) -> Decimal:
 
 
 def parse_decimal(text) -> Decimal:
-    """Read an amount typed in the field: '1 250,50', '1250.50', '1\u00a0250,5'.
+    """Read an amount typed in the field: '1 250,50', '1250.50', '1\u00a0250,5', '1,250.50'.
 
     A decimal comma is how Russian and Kyrgyz keyboards write it; spaces (also the
     non-breaking ones Babel prints) are thousands separators.
@@ -78,7 +78,13 @@ def parse_decimal(text) -> Decimal:
     if isinstance(text, float):
         raise TypeError("money is never float")
     cleaned = str(text).strip().replace("\u00a0", "").replace("\u202f", "").replace(" ", "")
-    if cleaned.count(",") == 1 and "." not in cleaned:
+    if "," in cleaned and "." in cleaned:
+        # both: the last one is the decimal mark ("1,240.00" English, "1.240,00" German)
+        if cleaned.rfind(",") < cleaned.rfind("."):
+            cleaned = cleaned.replace(",", "")
+        else:
+            cleaned = cleaned.replace(".", "").replace(",", ".")
+    elif cleaned.count(",") == 1:
         cleaned = cleaned.replace(",", ".")
     try:
         value = Decimal(cleaned)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -19,8 +20,11 @@ from shg.registry.forms import (CountryForm, DistrictForm, EditMemberForm, Group
                                 JoinForm, LeaveForm, MeetingForm, NewMemberForm, RegionForm,
                                 VillageForm)
 from shg.registry.models import (ATTENDANCE, GROUP_STATUSES, Country, District, Group, Household,
-                                 Member, Membership, Region, Village)
+                                 Meeting, Member, Membership, Region, Village)
 from shg.timeutil import today
+from shg.transactions import commit_with_retry
+from loans import services as loans_services
+from loans.models import Loan, Repayment
 
 bp = Blueprint("registry", __name__)
 
@@ -172,9 +176,35 @@ def read_attendance(form_data, memberships) -> tuple[list[dict], dict[int, str]]
     return rows, bad
 
 
+def read_repayments(form_data) -> tuple[dict[int, Decimal], dict[int, str]]:
+    """The collection sheet's boxes (``repay-<loan id>``): the amounts collected per loan,
+    and the boxes that could not be read. An empty box collects nothing."""
+    amounts, bad = {}, {}
+    for key, raw in form_data.items():
+        prefix, _sep, loan_id = key.partition("-")
+        if prefix != "repay" or not loan_id.isdigit():
+            continue
+        raw = (raw or "").strip()
+        if not raw:
+            continue
+        try:
+            amounts[int(loan_id)] = parse_decimal(raw)
+        except ValueError:
+            bad[int(loan_id)] = _("Not a valid number.")
+    return amounts, bad
+
+
+def _plain(amount: Decimal) -> str:
+    """An amount for an input box: the reader's decimal sign, no thousands separator, so
+    that the box reads back as typed ("1240,00", not "1 240,00" or "1,240.00")."""
+    return format_decimal(amount, format="0.00")
+
+
 @bp.route("/groups/<int:group_id>/meetings/new", methods=["GET", "POST"])
 @bp.route("/meetings/<int:meeting_id>/edit", methods=["GET", "POST"])
 def record_meeting(group_id=None, meeting_id=None):
+    """Attendance and savings; for a new meeting also the repayments collected, posted with
+    the meeting in one transaction: a refused repayment saves nothing at all."""
     meeting = services.get_meeting(meeting_id, current_user, change=True) if meeting_id else None
     group = meeting.group if meeting else services.get_group(group_id, current_user, change=True)
     form = MeetingForm(obj=meeting)
@@ -185,31 +215,53 @@ def record_meeting(group_id=None, meeting_id=None):
         day = meeting.held_on if request.method == "GET" else day
     memberships = services.active_memberships(group.id, day)
     values = {a.member_id: a for a in meeting.attendance} if meeting else {}
+    sheet = loans_services.collection_sheet(group.id, day) if meeting is None else []
     bad: dict[int, str] = {}
+    repay_bad: dict[int, list[str]] = {}
     if form.validate_on_submit():
         rows, bad = read_attendance(request.form, memberships)
-        if not bad:
+        amounts, unread = read_repayments(request.form) if meeting is None else ({}, {})
+        repay_bad = {loan_id: [message] for loan_id, message in unread.items()}
+        if not bad and not repay_bad:
             data = {"held_on": form.held_on.data, "topics": form.topics.data,
                     "decisions": form.decisions.data, "attendance": rows}
+
+            def work():
+                saved = services.save_meeting(
+                    db.session.get(Meeting, meeting_id) if meeting_id else None,
+                    db.session.get(Group, group.id), data, by=current_user)
+                if meeting_id is None and amounts:
+                    loans_services.post_collection(saved, amounts, by=current_user)
+                return saved
             try:
-                meeting = services.save_meeting(meeting, group, data, by=current_user)
+                commit_with_retry(work)
             except Invalid as exc:
+                for key in [k for k in exc.errors if k.startswith("loan-")]:
+                    repay_bad[int(key.partition("-")[2])] = exc.errors.pop(key)
                 _show_errors(form, exc)
+                if repay_bad:
+                    flash(_("A repayment was refused: nothing is saved. "
+                            "Correct it and save again."), "danger")
             else:
-                db.session.commit()
                 flash(_("The meeting is saved."), "success")
                 return redirect(url_for("registry.register", group_id=group.id))
+    prefill = {loan.id: _plain(due_now) for loan, due_now, _owed in sheet if due_now > 0}
     return render_template("registry/meeting_form.html", form=form, group=group, meeting=meeting,
                            memberships=memberships, values=values, bad=bad,
                            statuses=ATTENDANCE, posted=request.form if request.method == "POST" else None,
-                           currency=group.village.district.region.country.currency)
+                           currency=group.village.district.region.country.currency,
+                           savings_text={mid: _plain(a.savings) for mid, a in values.items()},
+                           sheet=sheet, prefill=prefill, repay_bad=repay_bad)
 
 
 @bp.route("/meetings/<int:meeting_id>")
 def meeting(meeting_id):
     meeting = services.get_meeting(meeting_id, current_user)
     rows = sorted(meeting.attendance, key=lambda a: a.member.full_name)
+    repayments = db.session.scalars(select(Repayment).where(Repayment.meeting_id == meeting.id)
+                                    .order_by(Repayment.id)).all()
     return render_template("registry/meeting.html", meeting=meeting, rows=rows,
+                           repayments=repayments,
                            currency=meeting.group.village.district.region.country.currency,
                            can_change=access.can_change_registry(current_user)
                            and access.can_change(current_user, meeting.group.district_id))
@@ -356,9 +408,14 @@ def edit_member(member_id):
 @bp.route("/members/<int:member_id>")
 def member(member_id):
     member = services.get_member(member_id, current_user)
-    return render_template("registry/member.html", member=member,
-                           can_change=access.can_change_registry(current_user)
-                           and access.can_change(current_user, member.district_id))
+    loans = db.session.scalars(select(Loan).where(Loan.member_id == member.id)
+                               .order_by(Loan.applied_on.desc(), Loan.id.desc())).all()
+    can_change = (access.can_change_registry(current_user)
+                  and access.can_change(current_user, member.district_id))
+    return render_template("registry/member.html", member=member, loans=loans,
+                           can_change=can_change,
+                           may_apply=can_change and current_user.role in ("admin", "loan_officer")
+                           and member.current_membership is not None)
 
 
 @bp.route("/members/<int:member_id>/leave", methods=["GET", "POST"])

@@ -90,19 +90,32 @@ def test_currencies_are_never_added_together(four_loans, create_village, create_
     assert figures["TJS"].gross_outstanding == D("500.00")
 
 
-def test_overdue_list_shows_the_longest_late_first_with_phone(four_loans, create_user):
+def test_overdue_list_shows_the_longest_late_first(four_loans, create_user):
     group, (on_time, late20, late45, repaid) = four_loans
     officer = create_user("loan_officer", districts=[group.village.district])
     db.session.commit()
-    page = paginate(portfolio.overdue_query(officer, as_of=date(2024, 5, 1)), 1)
-    rows = portfolio.overdue_rows(page.items, as_of=date(2024, 5, 1))
+    today = date.today()
+    page = paginate(portfolio.overdue_query(officer), 1)
+    rows = portfolio.overdue_rows(page.items)
     assert [r.loan.id for r in rows] == [late45.id, on_time.id, late20.id]
-    assert [r.position.days_past_due for r in rows] == [52, 21, 21]
-    only_31_60 = paginate(portfolio.overdue_query(officer, bucket="31-60", as_of=date(2024, 5, 1)), 1)
-    assert [loan.id for loan in only_31_60.items] == [late45.id]
+    assert [r.position.days_past_due for r in rows] == [
+        (today - date(2024, 3, 10)).days, (today - date(2024, 4, 10)).days,
+        (today - date(2024, 4, 10)).days]
+    assert rows[0].member.full_name == "Чолпон"
+    only_90_plus = paginate(portfolio.overdue_query(officer, bucket="90+"), 1)
+    assert len(only_90_plus.items) == 3
+    only_31_60 = paginate(portfolio.overdue_query(officer, bucket="31-60"), 1)
+    assert only_31_60.items == []
 
 
 def test_overdue_list_of_another_district_is_empty(four_loans, create_user, create_village):
     other = create_user("loan_officer", districts=[create_village().district])
     db.session.commit()
-    assert paginate(portfolio.overdue_query(other, as_of=date(2024, 5, 1)), 1).items == []
+    assert paginate(portfolio.overdue_query(other), 1).items == []
+
+
+def test_overdue_list_is_not_offered_for_an_earlier_day(four_loans, create_user):
+    """The stored dates count every payment so far: a past day is read loan by loan."""
+    officer = create_user("admin")
+    with pytest.raises(ValueError):
+        portfolio.overdue_query(officer, as_of=date(2024, 5, 1))
