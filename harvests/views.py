@@ -104,8 +104,7 @@ def _require_recorder() -> None:
 
 
 def can_change(district_id: int) -> bool:
-    return access.can_change_registry(current_user) and access.can_change(current_user,
-                                                                          district_id)
+    return access.may_record(current_user, district_id)
 
 
 def crop_label(crop: Crop) -> str:

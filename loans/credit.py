@@ -20,9 +20,9 @@ from shg.timeutil import today
 #: The rule, as the page prints it. Checked top to bottom; the first that holds gives the grade.
 GRADE_RULES = (
     ("D", _l("a loan written off, more than 90 days late at any time, or more than 30 days late now")),
-    ("C", _l("more than 30 days late at some time, or less than 80% of what fell due paid on time")),
-    ("B", _l("more than 7 days late at some time, or less than 95% of what fell due paid on time")),
-    ("A", _l("never more than 7 days late, and 95% or more of what fell due paid on time")),
+    ("C", _l("more than 30 days late at some time, or less than 80 percent of what fell due paid on time")),
+    ("B", _l("more than 7 days late at some time, or less than 95 percent of what fell due paid on time")),
+    ("A", _l("never more than 7 days late, and 95 percent or more of what fell due paid on time")),
 )
 
 

@@ -79,7 +79,7 @@ class ProductForm(FlaskForm):
                                   validators=[Optional()])
     penalty_method = SelectField(_l("Penalty for late payment"),
                                  choices=choices(PENALTY_METHODS, "penalty"))
-    penalty_rate = AmountField(_l("Penalty rate (% of the overdue amount per period)"),
+    penalty_rate = AmountField(_l("Penalty rate (percent of the overdue amount per period)"),
                                places=4, pattern="0.####", default=0, validators=[Optional()])
     penalty_amount = AmountField(_l("Penalty amount"), default=0, validators=[Optional()])
     penalty_grace_days = IntegerField(_l("Days after the due date before a penalty"), default=0,

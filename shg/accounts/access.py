@@ -39,6 +39,12 @@ def can_change_registry(user) -> bool:
     return user.role in ("admin", *DISTRICT_ROLES)
 
 
+def may_record(user, district_id: int) -> bool:
+    """May this user record groups, members, meetings, seeds and harvests in this district?
+    (Pages use it to show or hide their buttons; the services check the same.)"""
+    return can_change_registry(user) and can_change(user, district_id)
+
+
 def require_read(user, district_id: int) -> None:
     if not can_read(user, district_id):
         raise Forbidden(_("This record belongs to a district you are not assigned to."))

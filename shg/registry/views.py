@@ -139,8 +139,7 @@ def group(group_id):
         attendance_rate=services.attendance_rate(group.id),
         register=services.meeting_register(group.id, limit=10),
         currency=group.village.district.region.country.currency,
-        can_change=access.can_change_registry(current_user)
-        and access.can_change(current_user, group.district_id))
+        can_change=access.may_record(current_user, group.district_id))
 
 
 @bp.route("/groups/<int:group_id>/meetings")
@@ -263,8 +262,7 @@ def meeting(meeting_id):
     return render_template("registry/meeting.html", meeting=meeting, rows=rows,
                            repayments=repayments,
                            currency=meeting.group.village.district.region.country.currency,
-                           can_change=access.can_change_registry(current_user)
-                           and access.can_change(current_user, meeting.group.district_id))
+                           can_change=access.may_record(current_user, meeting.group.district_id))
 
 
 @bp.route("/meetings")
@@ -337,8 +335,7 @@ def edit_household(household_id=None):
 def household(household_id):
     household = services.get_household(household_id, current_user)
     return render_template("registry/household.html", household=household,
-                           can_change=access.can_change_registry(current_user)
-                           and access.can_change(current_user, household.district_id))
+                           can_change=access.may_record(current_user, household.district_id))
 
 
 # ---------------------------------------------------------------- members
@@ -410,8 +407,7 @@ def member(member_id):
     member = services.get_member(member_id, current_user)
     loans = db.session.scalars(select(Loan).where(Loan.member_id == member.id)
                                .order_by(Loan.applied_on.desc(), Loan.id.desc())).all()
-    can_change = (access.can_change_registry(current_user)
-                  and access.can_change(current_user, member.district_id))
+    can_change = access.may_record(current_user, member.district_id)
     return render_template("registry/member.html", member=member, loans=loans,
                            can_change=can_change,
                            may_apply=can_change and current_user.role in ("admin", "loan_officer")
@@ -477,8 +473,7 @@ def village(village_id):
                                 .order_by(Group.name)).all()
     return render_template("registry/village.html", village=village, groups=groups,
                            counts=services.member_counts([g.id for g in groups]),
-                           can_change=access.can_change_registry(current_user)
-                           and access.can_change(current_user, village.district_id))
+                           can_change=access.may_record(current_user, village.district_id))
 
 
 @bp.route("/admin/villages/new", methods=["GET", "POST"])
