@@ -170,6 +170,16 @@ def overdue_query(user, village_id=None, group_id=None, district_id=None, bucket
 
 
 def overdue_rows(loans, as_of: Optional[date] = None) -> list[OverdueRow]:
-    """One page of the worklist with each loan's position (days late, arrears, penalty)."""
+    """One page of the worklist with each loan's position (days late, arrears, penalty).
+
+    The page's schedules, repayments and places are read in a few queries, not per row.
+    """
     as_of = as_of or today()
+    loans = list(loans)
+    if loans:
+        db.session.scalars(
+            select(Loan).where(Loan.id.in_([loan.id for loan in loans]))
+            .options(selectinload(Loan.installments_all), selectinload(Loan.repayments),
+                     selectinload(Loan.group).selectinload(Group.village)
+                     .selectinload(Village.district))).all()
     return [OverdueRow(loan, services.position(loan, as_of)) for loan in loans]
