@@ -55,6 +55,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from loans import views as loans_views
     from harvests import views as harvests_views
     import loans.models  # noqa: F401  (the loans tables belong to the schema)
+    from loans import reminders, reminders_cli  # noqa: F401  (the reminder outbox table)
     import harvests.models  # noqa: F401
     from shg import cli as shg_cli
     login.user_loader(load_user)
@@ -66,6 +67,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(harvests_views.bp)
     app.register_blueprint(accounts_cli.bp)
     app.register_blueprint(shg_cli.bp)
+    app.register_blueprint(reminders_cli.bp)
 
     from shg.api import init_api
     init_api(app)

@@ -712,7 +712,7 @@ def test_credit_history_shows_every_installment_and_the_grade_with_its_rule(
         "2480.00", "1240.00", "0.5000")
     assert (record["worst_days_past_due"], record["current_days_past_due"],
             record["current_arrears"], record["written_off_count"]) == (5, 0, "0.00", 0)
-    assert record["grade"] == "C" and "80%" in record["grade_reason"]
+    assert record["grade"] == "C" and "80 percent" in record["grade_reason"]
     assert record["loans"][0]["position"]["outstanding_principal"] == "10000.00"
     new = client.get(f"{API}/members/{world.aigul.id}/credit-history?as_of=2024-01-31",
                      headers=world.headers).get_json()
