@@ -286,9 +286,9 @@ def _text(data: dict, key: str, errors: dict, max_len: int, missing: Optional[st
 
 
 def _get(model, value):
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool):
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= 2 ** 31 - 1:
         return None
     return db.session.get(model, value)
 

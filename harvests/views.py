@@ -33,6 +33,7 @@ from harvests.models import (SEASONS, Crop, DistributionRound, ExchangeRate, Har
 from shg.accounts import access
 from shg.errors import Invalid
 from shg.extensions import db
+from shg.urls import bounded_int, date_arg
 from shg.formatting import day as format_day
 from shg.pagination import paginate
 from shg.registry import services as registry_services
@@ -90,11 +91,6 @@ def _show_errors(form, exc: Invalid) -> None:
                 flash(message, "danger")
 
 
-def _date_arg(name: str) -> Optional[date]:
-    try:
-        return date.fromisoformat(request.args.get(name, ""))
-    except ValueError:
-        return None
 
 
 def _require_recorder() -> None:
@@ -184,12 +180,12 @@ def _local_currency(group_id=None) -> Optional[str]:
 def _scope_args() -> dict:
     """The scope of a list or of the figures, from the query string."""
     args = request.args
-    return {"country_id": args.get("country", type=int),
-            "district_id": args.get("district", type=int),
-            "village_id": args.get("village", type=int),
-            "group_id": args.get("group", type=int),
-            "round_id": args.get("round", type=int),
-            "crop_id": args.get("crop", type=int)}
+    return {"country_id": args.get("country", type=bounded_int),
+            "district_id": args.get("district", type=bounded_int),
+            "village_id": args.get("village", type=bounded_int),
+            "group_id": args.get("group", type=bounded_int),
+            "round_id": args.get("round", type=bounded_int),
+            "crop_id": args.get("crop", type=bounded_int)}
 
 
 def names_of(level: str, ids) -> dict:
@@ -213,7 +209,7 @@ def _deliveries_page(query):
                           selectinload(SeedDelivery.variety), selectinload(SeedDelivery.unit),
                           selectinload(SeedDelivery.round),
                           selectinload(SeedDelivery.group).selectinload(Group.village))
-    return paginate(query, request.args.get("page", 1, type=int))
+    return paginate(query, request.args.get("page", 1, type=bounded_int))
 
 
 @bp.route("/seeds")
@@ -222,7 +218,7 @@ def deliveries():
     query = services.deliveries_query(current_user, round_id=f["round_id"],
                                       group_id=f["group_id"], village_id=f["village_id"],
                                       district_id=f["district_id"], crop_id=f["crop_id"],
-                                      member_id=request.args.get("member", type=int))
+                                      member_id=request.args.get("member", type=bounded_int))
     return render_template("harvests/deliveries.html", page=_deliveries_page(query), f=f,
                            districts=_district_options(),
                            villages=_village_options(f["district_id"]),
@@ -242,15 +238,15 @@ def delivery(delivery_id):
 
 def _delivery_form(found: Optional[SeedDelivery]):
     form = DeliveryForm(obj=found)
-    group_id = request.args.get("group", type=int)
+    group_id = request.args.get("group", type=bounded_int)
     form.round_id.choices = [("", "—")] + _round_options()
     form.member_id.choices = _member_options(group_id, keep=found.member if found else None)
     form.crop_id.choices = [("", "—")] + _crop_options()
     form.variety_id.choices = _variety_options()
     form.unit_id.choices = [("", "—")] + _unit_options("mass", "count")
     if request.method == "GET" and found is None:
-        form.round_id.data = request.args.get("round", type=int)
-        form.member_id.data = request.args.get("member", type=int)
+        form.round_id.data = request.args.get("round", type=bounded_int)
+        form.member_id.data = request.args.get("member", type=bounded_int)
         form.delivered_on.data = today()
         form.currency.data = _local_currency(group_id) or ""
     return form
@@ -300,7 +296,7 @@ def delete_delivery(delivery_id):
 
 @bp.route("/rounds")
 def rounds():
-    group_id = request.args.get("group", type=int)
+    group_id = request.args.get("group", type=bounded_int)
     group = registry_services.get_group(group_id, current_user, change=True) if group_id else None
     return render_template("harvests/rounds.html", rounds=services.rounds(
         group.village.district.region.country_id if group else None), group=group,
@@ -394,7 +390,7 @@ def group_delivery(round_id):
     on that day: a quantity per member and kind of seed, saved all together or not at all,
     a refusal shown on the member's row."""
     found = services.get_round(round_id)
-    group_id = request.args.get("group", type=int)
+    group_id = request.args.get("group", type=bounded_int)
     if not group_id:
         flash(_("Choose the group that received the seeds."), "warning")
         return redirect(url_for("harvests.round_", round_id=found.id))
@@ -455,15 +451,15 @@ def group_delivery(round_id):
 @bp.route("/harvests")
 def harvests():
     f = _scope_args()
-    f["year"] = request.args.get("year", type=int)
+    f["year"] = request.args.get("year", type=bounded_int)
     query = services.harvests_query(current_user, round_id=f["round_id"], group_id=f["group_id"],
                                     village_id=f["village_id"], district_id=f["district_id"],
                                     crop_id=f["crop_id"], year=f["year"],
-                                    member_id=request.args.get("member", type=int))
+                                    member_id=request.args.get("member", type=bounded_int))
     query = query.options(selectinload(Harvest.member), selectinload(Harvest.crop),
                           selectinload(Harvest.variety), selectinload(Harvest.unit),
                           selectinload(Harvest.group).selectinload(Group.village))
-    page = paginate(query, request.args.get("page", 1, type=int))
+    page = paginate(query, request.args.get("page", 1, type=bounded_int))
     this_year = today().year
     return render_template("harvests/harvests.html", page=page, f=f,
                            districts=_district_options(),
@@ -492,7 +488,7 @@ def harvest(harvest_id):
 
 def _harvest_form(found: Optional[Harvest]):
     form = HarvestForm(obj=found)
-    group_id = request.args.get("group", type=int)
+    group_id = request.args.get("group", type=bounded_int)
     form.member_id.choices = _member_options(group_id, keep=found.member if found else None)
     form.crop_id.choices = [("", "—")] + _crop_options()
     form.variety_id.choices = _variety_options()
@@ -500,7 +496,7 @@ def _harvest_form(found: Optional[Harvest]):
     form.area_unit_id.choices = _unit_options("area", blank=True)
     if request.method == "GET":
         if found is None:
-            form.member_id.data = request.args.get("member", type=int)
+            form.member_id.data = request.args.get("member", type=bounded_int)
             form.harvested_on.data = today()
             form.currency.data = _local_currency(group_id) or ""
             kg = services.unit_by_code("kg")
@@ -586,7 +582,7 @@ def figures_page():
     """The programme's seed and harvest figures for a scope, by gender, and the same
     figures split by village, district, country, round or crop."""
     scope = _scope_args()
-    scope["date_from"], scope["date_to"] = _date_arg("from"), _date_arg("to")
+    scope["date_from"], scope["date_to"] = date_arg("from"), date_arg("to")
     by = request.args.get("by") if request.args.get("by") in BY_LEVELS else "village"
     results = figures.harvest_results(user=current_user, **scope)
     table = figures.results_by(by, user=current_user, **scope)
@@ -672,7 +668,7 @@ def edit_variety(variety_id=None):
     def setup(form, found):
         form.crop_id.choices = [("", "—")] + _crop_options()
         if request.method == "GET" and found is None:
-            form.crop_id.data = request.args.get("crop", type=int)
+            form.crop_id.data = request.args.get("crop", type=bounded_int)
     return _catalogue_form(Variety, VarietyForm, services.save_variety, variety_id,
                            _("New variety"), _("Edit variety"), VarietyForm.FIELDS, setup)
 
@@ -714,7 +710,7 @@ def exchange_rates(rate_id=None):
         query = query.where(ExchangeRate.currency == currency)
     lacking = figures.lacking_rates()
     return render_template("harvests/rates.html", form=form, rate=found,
-                           page=paginate(query, request.args.get("page", 1, type=int)),
+                           page=paginate(query, request.args.get("page", 1, type=bounded_int)),
                            currency=currency, lacking=lacking,
                            lacking_shown=lacking[:LACKING_SHOWN],
                            currencies=[(c, c) for c, _label in currency_choices(

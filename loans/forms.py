@@ -13,7 +13,7 @@ from wtforms.widgets import TextInput
 
 from loans.models import (BALLOON_INTEREST, DAY_COUNTS, FREQUENCIES, LENDER_KINDS, METHODS,
                           PENALTY_METHODS, RATE_PERIODS)
-from shg.forms import LocalDecimalField
+from shg.forms import LocalDecimalField, int_or_none
 from shg.labels import choices
 
 #: The allocation orders a product may choose: penalties first is the default
@@ -46,8 +46,6 @@ class AmountField(LocalDecimalField):
         return "" if self.data is None else format_decimal(self.data, format=self.pattern)
 
 
-def _int_or_none(value):
-    return int(value) if value not in (None, "", "None") else None
 
 
 class LenderForm(FlaskForm):
@@ -70,7 +68,7 @@ class ProductForm(FlaskForm):
     grace_on_interest = IntegerField(_l("Grace on interest (installments paying nothing)"),
                                      default=0, validators=[Optional()],
                                      render_kw={"inputmode": "numeric"})
-    balloon_month = SelectField(_l("Harvest month (harvest-season loan)"), coerce=_int_or_none,
+    balloon_month = SelectField(_l("Harvest month (harvest-season loan)"), coerce=int_or_none,
                                 choices=[(None, "—")] + [(i + 1, m) for i, m in enumerate(MONTHS)])
     balloon_interest = SelectField(_l("Before the harvest, installments pay"),
                                    choices=choices(BALLOON_INTEREST))
@@ -98,9 +96,9 @@ class ProductForm(FlaskForm):
 
 
 class ApplyForm(FlaskForm):
-    member_id = SelectField(_l("Borrower"), coerce=_int_or_none, validate_choice=False)
-    product_id = SelectField(_l("Loan product"), coerce=_int_or_none)
-    lender_id = SelectField(_l("Lender"), coerce=_int_or_none)
+    member_id = SelectField(_l("Borrower"), coerce=int_or_none, validate_choice=False)
+    product_id = SelectField(_l("Loan product"), coerce=int_or_none)
+    lender_id = SelectField(_l("Lender"), coerce=int_or_none)
     principal = AmountField(_l("Amount"), validators=[InputRequired()],
                             render_kw={"placeholder": "10 000,00"})
     purpose = StringField(_l("Purpose"), validators=[DataRequired(), Length(max=200)])

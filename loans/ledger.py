@@ -131,7 +131,10 @@ def assessment_days(line: Line, rule: PenaltyRule, before: date) -> list[date]:
     step = FREQUENCIES[rule.frequency]
     days, k = [], 0
     while True:
-        day = first + step.step(k)
+        try:
+            day = first + step.step(k)
+        except (OverflowError, ValueError):  # past the calendar's end (year 9999)
+            return days
         if day >= before:
             return days
         days.append(day)

@@ -98,8 +98,10 @@ def _check_penalty(data: dict, errors: dict) -> None:
         errors["penalty_amount"] = [_("The penalty cannot be negative.")]
     if method == "flat" and amount == 0:
         errors["penalty_amount"] = [_("Enter the penalty amount.")]
-    if (data.get("penalty_grace_days") or 0) < 0:
-        errors["penalty_grace_days"] = [_("Grace days cannot be negative.")]
+    if not 0 <= (data.get("penalty_grace_days") or 0) <= 365:
+        errors["penalty_grace_days"] = [_("Grace days must be between 0 and 365.")]
+    if amount >= Decimal("1000000000"):
+        errors["penalty_amount"] = [_("The penalty is too large.")]
 
 
 def schedule_error(exc: schedules.ScheduleError, terms=None) -> Invalid:

@@ -30,6 +30,7 @@ from loans.models import STATUSES, Installment, Lender, Loan, LoanProduct, Repay
 from shg.accounts import access
 from shg.errors import Invalid
 from shg.extensions import db
+from shg.urls import bounded_int, date_arg
 from shg.labels import choices
 from shg.pagination import paginate
 from shg.registry import services as registry_services
@@ -85,11 +86,6 @@ def _show_errors(form, exc: Invalid) -> None:
                 flash(message, "danger")
 
 
-def _date_arg(name: str) -> Optional[date]:
-    try:
-        return date.fromisoformat(request.args.get(name, ""))
-    except ValueError:
-        return None
 
 
 def _currency_of(member: Optional[Member]) -> str:
@@ -181,9 +177,9 @@ def loans_query(user, q: str = "", status=None, district_id=None, village_id=Non
 def index():
     args = request.args
     f = {"q": args.get("q", "").strip(), "status": args.get("status") or None,
-         "district_id": args.get("district", type=int), "village_id": args.get("village", type=int),
-         "group_id": args.get("group", type=int)}
-    page = paginate(loans_query(current_user, **f), args.get("page", 1, type=int))
+         "district_id": args.get("district", type=bounded_int), "village_id": args.get("village", type=bounded_int),
+         "group_id": args.get("group", type=bounded_int)}
+    page = paginate(loans_query(current_user, **f), args.get("page", 1, type=bounded_int))
     on = today()
     positions = {loan.id: services.position(loan, on) for loan in page.items
                  if loan.disbursed_on is not None}
@@ -212,7 +208,7 @@ def _member_options(member: Optional[Member]):
 def apply():
     if current_user.role not in OFFICER_ROLES:
         abort(403, _("Only a loan officer may do this."))
-    member_id = request.args.get("member", type=int)
+    member_id = request.args.get("member", type=bounded_int)
     member = (registry_services.get_member(member_id, current_user, change=True)
               if member_id else None)
     form = ApplyForm()
@@ -258,7 +254,7 @@ def _loan_page(loan: Loan, **forms):
     """The loan with its position, schedule, repayments and the actions its status allows;
     ``forms`` are forms sent back with their refusals."""
     on = today()
-    as_of = _date_arg("as_of") or on
+    as_of = date_arg("as_of") or on
     district_id = loan.district_id
     manage, collect = can_manage(current_user, district_id), can_collect(current_user, district_id)
     defaults = {
@@ -370,14 +366,14 @@ def reschedule(loan_id):
 @bp.route("/loans/overdue")
 def overdue():
     args = request.args
-    f = {"district_id": args.get("district", type=int), "village_id": args.get("village", type=int),
-         "group_id": args.get("group", type=int),
+    f = {"district_id": args.get("district", type=bounded_int), "village_id": args.get("village", type=bounded_int),
+         "group_id": args.get("group", type=bounded_int),
          "bucket": args.get("bucket") if args.get("bucket") in portfolio_service.BUCKET_DAYS
          else None}
     query = portfolio_service.overdue_query(current_user, village_id=f["village_id"],
                                             group_id=f["group_id"], district_id=f["district_id"],
                                             bucket=f["bucket"])
-    page = paginate(query, args.get("page", 1, type=int))
+    page = paginate(query, args.get("page", 1, type=bounded_int))
     return render_template("loans/overdue.html", page=page,
                            rows=portfolio_service.overdue_rows(page.items), f=f,
                            districts=_district_options(),
@@ -405,10 +401,10 @@ def credit(member_id):
 @bp.route("/loans/portfolio")
 def portfolio():
     args = request.args
-    as_of = _date_arg("as_of") or today()
-    start = _date_arg("from")
-    f = {"country_id": args.get("country", type=int), "district_id": args.get("district", type=int),
-         "village_id": args.get("village", type=int), "group_id": args.get("group", type=int)}
+    as_of = date_arg("as_of") or today()
+    start = date_arg("from")
+    f = {"country_id": args.get("country", type=bounded_int), "district_id": args.get("district", type=bounded_int),
+         "village_id": args.get("village", type=bounded_int), "group_id": args.get("group", type=bounded_int)}
     figures = portfolio_service.portfolio(as_of, start, user=current_user, **f)
     return render_template("loans/portfolio.html", figures=sorted(figures.values(),
                                                                   key=lambda x: x.currency),

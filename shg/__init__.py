@@ -5,6 +5,7 @@ import os
 import secrets
 
 from flask import Flask, request
+from werkzeug.routing import IntegerConverter
 from flask_login import current_user
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -20,6 +21,7 @@ def create_app(test_config: dict | None = None) -> Flask:
                 instance_relative_config=True,
                 template_folder=os.path.join(ROOT, "templates"),
                 static_folder="static")
+    app.url_map.converters["int"] = BoundedIntConverter  # before any route is added
     app.config.from_object(Config)
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)
@@ -74,11 +76,31 @@ def create_app(test_config: dict | None = None) -> Flask:
     errors.init_app(app)  # after the Api, whose own handler would answer pages in JSON
 
     @app.before_request
+    def _refuse_nul_characters():
+        """No database field can hold a NUL character (PostgreSQL refuses it): a form that
+        carries one is refused whole, before anything is read from it."""
+        if request.method in ("POST", "PUT", "PATCH") and not request.path.startswith("/api/") \
+                and any("\x00" in value for value in request.form.values()):
+            from flask import abort
+            from flask_babel import gettext as _
+            abort(400, _("The form contains a character that cannot be stored. "
+                         "Please type the text again."))
+
+    @app.before_request
     def _name_the_actor():
         from shg.audit import set_actor
         set_actor(current_user if current_user.is_authenticated else None)
 
     return app
+
+
+class BoundedIntConverter(IntegerConverter):
+    """``<int:…>`` in every route stops at PostgreSQL's integer: /groups/99999999999999999999
+    is a 404, not an overflow in the database."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2 ** 31 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def _select_locale():

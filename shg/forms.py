@@ -39,3 +39,9 @@ class LocalDecimalField(DecimalField):
         if self.places is not None and self.data != self.data.quantize(Decimal(1).scaleb(-self.places)):
             self.data = None
             raise ValueError(_l("Too many decimal places (at most %(places)s).", places=self.places))
+
+
+def int_or_none(value):
+    """``coerce=`` for a select of records: an id the database can hold, or None for "—"."""
+    from shg.urls import bounded_int
+    return bounded_int(value) if value not in (None, "", "None") else None

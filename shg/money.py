@@ -13,6 +13,9 @@ from sqlalchemy.types import TypeDecorator
 #: as a member counting coins would round.
 MONEY_ROUNDING = ROUND_HALF_UP
 CURRENCIES = ("KGS", "TJS", "RUB", "KZT", "USD")
+#: no amount or quantity typed in the field reaches a trillion; beyond it is a typing slip
+#: (and Decimal rounding or the BIGINT column would overflow)
+MAX_AMOUNT = Decimal("1000000000000")
 #: Minor-unit digits per currency (ISO 4217).
 CURRENCY_DECIMALS = {code: 2 for code in CURRENCIES}
 
@@ -90,7 +93,7 @@ def parse_decimal(text) -> Decimal:
         value = Decimal(cleaned)
     except InvalidOperation as exc:
         raise ValueError("Not a valid number.") from exc
-    if not value.is_finite():
+    if not value.is_finite() or abs(value) >= MAX_AMOUNT:
         raise ValueError("Not a valid number.")
     return value
 

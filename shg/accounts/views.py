@@ -12,7 +12,7 @@ from shg.errors import Invalid
 from shg.extensions import db, limiter
 from shg.pagination import paginate
 from shg.registry.models import District
-from shg.urls import is_safe_next
+from shg.urls import bounded_int, is_safe_next
 
 bp = Blueprint("accounts", __name__)
 
@@ -115,7 +115,7 @@ def users():
     query = select(User).order_by(User.username)
     if q:
         query = query.where(User.username.ilike(f"%{q}%") | User.full_name.ilike(f"%{q}%"))
-    page = paginate(query, request.args.get("page", 1, type=int))
+    page = paginate(query, request.args.get("page", 1, type=bounded_int))
     return render_template("accounts/users.html", page=page, q=q)
 
 
@@ -153,12 +153,12 @@ def audit():
     access.require_admin(current_user)
     query = select(AuditEntry).order_by(AuditEntry.id.desc())
     record_type = request.args.get("type", "").strip()
-    user_id = request.args.get("user", type=int)
+    user_id = request.args.get("user", type=bounded_int)
     if record_type:
         query = query.where(AuditEntry.record_type == record_type)
     if user_id:
         query = query.where(AuditEntry.user_id == user_id)
-    page = paginate(query, request.args.get("page", 1, type=int), per_page=50)
+    page = paginate(query, request.args.get("page", 1, type=bounded_int), per_page=50)
     users = db.session.scalars(select(User).order_by(User.username)).all()
     return render_template("accounts/audit.html", page=page, record_type=record_type,
                            user_id=user_id, users=users)

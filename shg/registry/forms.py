@@ -6,13 +6,12 @@ from wtforms import (BooleanField, DateField, FieldList, FormField, IntegerField
 from wtforms import Form
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from shg.forms import int_or_none
 from shg.labels import WEEKDAYS, choices
 from shg.money import CURRENCIES
 from shg.registry.models import GENDERS, GROUP_STATUSES, MEETING_FREQUENCIES, MEMBER_LANGUAGES, OFFICES
 
 
-def _int_or_none(value):
-    return int(value) if value not in (None, "", "None") else None
 
 
 class CountryForm(FlaskForm):
@@ -26,17 +25,17 @@ class CountryForm(FlaskForm):
 
 
 class RegionForm(FlaskForm):
-    country_id = SelectField(_l("Country"), coerce=_int_or_none)
+    country_id = SelectField(_l("Country"), coerce=int_or_none)
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
 
 
 class DistrictForm(FlaskForm):
-    region_id = SelectField(_l("Region"), coerce=_int_or_none)
+    region_id = SelectField(_l("Region"), coerce=int_or_none)
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
 
 
 class VillageForm(FlaskForm):
-    district_id = SelectField(_l("District"), coerce=_int_or_none)
+    district_id = SelectField(_l("District"), coerce=int_or_none)
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
     is_pilot = BooleanField(_l("Pilot village"))
     pilot_joined_on = DateField(_l("Joined the programme on"), validators=[Optional()])
@@ -44,8 +43,8 @@ class VillageForm(FlaskForm):
 
 class GroupForm(FlaskForm):
     name = StringField(_l("Group name"), validators=[DataRequired(), Length(max=120)])
-    village_id = SelectField(_l("Village"), coerce=_int_or_none)
-    facilitator_id = SelectField(_l("Facilitator"), coerce=_int_or_none)
+    village_id = SelectField(_l("Village"), coerce=int_or_none)
+    facilitator_id = SelectField(_l("Facilitator"), coerce=int_or_none)
     formed_on = DateField(_l("Formed on"), validators=[DataRequired()])
     meeting_day = SelectField(_l("Meeting day"), coerce=int,
                               choices=[(i, d) for i, d in enumerate(WEEKDAYS)])
@@ -61,7 +60,7 @@ class MigrantForm(Form):
 
 class HouseholdForm(FlaskForm):
     name = StringField(_l("Family name"), validators=[DataRequired(), Length(max=120)])
-    village_id = SelectField(_l("Village"), coerce=_int_or_none)
+    village_id = SelectField(_l("Village"), coerce=int_or_none)
     address = StringField(_l("Address"), validators=[Optional(), Length(max=200)])
     migrants = FieldList(FormField(MigrantForm), min_entries=3, max_entries=10)
 
@@ -77,8 +76,8 @@ class MemberForm(FlaskForm):
 
 
 class NewMemberForm(MemberForm):
-    household_id = SelectField(_l("Household"), coerce=_int_or_none)
-    group_id = SelectField(_l("Group"), coerce=_int_or_none)
+    household_id = SelectField(_l("Household"), coerce=int_or_none)
+    group_id = SelectField(_l("Group"), coerce=int_or_none)
     joined_on = DateField(_l("Joined on"), validators=[DataRequired()])
     office = SelectField(_l("Office"), choices=[("", "—")] + choices(OFFICES))
 
@@ -93,7 +92,7 @@ class LeaveForm(FlaskForm):
 
 
 class JoinForm(FlaskForm):
-    group_id = SelectField(_l("Group"), coerce=_int_or_none)
+    group_id = SelectField(_l("Group"), coerce=int_or_none)
     joined_on = DateField(_l("Joined on"), validators=[DataRequired()])
     office = SelectField(_l("Office"), choices=[("", "—")] + choices(OFFICES))
 

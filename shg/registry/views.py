@@ -13,6 +13,7 @@ from shg.accounts import access
 from shg.accounts.models import User
 from shg.errors import Invalid
 from shg.extensions import db
+from shg.urls import bounded_int, date_arg
 from shg.money import parse_decimal
 from shg.pagination import paginate
 from shg.registry import services
@@ -49,8 +50,8 @@ def _show_errors(form, exc: Invalid) -> None:
 def _filters():
     """The list filters every list understands, as plain values."""
     args = request.args
-    return {"q": args.get("q", "").strip(), "district_id": args.get("district", type=int),
-            "village_id": args.get("village", type=int), "status": args.get("status") or None}
+    return {"q": args.get("q", "").strip(), "district_id": args.get("district", type=bounded_int),
+            "village_id": args.get("village", type=bounded_int), "status": args.get("status") or None}
 
 
 def _district_options():
@@ -84,7 +85,7 @@ def index():
 @bp.route("/groups")
 def groups():
     f = _filters()
-    page = paginate(services.groups_query(current_user, **f), request.args.get("page", 1, type=int))
+    page = paginate(services.groups_query(current_user, **f), request.args.get("page", 1, type=bounded_int))
     counts = services.member_counts([g.id for g in page.items])
     return render_template("registry/groups.html", page=page, counts=counts, f=f,
                            districts=_district_options(),
@@ -110,7 +111,7 @@ def edit_group(group_id=None):
         access.require_change(current_user, -1)
     form = _group_form(group)
     if request.method == "GET" and group is None:
-        form.village_id.data = request.args.get("village", type=int)
+        form.village_id.data = request.args.get("village", type=bounded_int)
         if current_user.role == "facilitator":
             form.facilitator_id.data = current_user.id
     if form.validate_on_submit():
@@ -145,7 +146,7 @@ def group(group_id):
 @bp.route("/groups/<int:group_id>/meetings")
 def register(group_id):
     group = services.get_group(group_id, current_user)
-    page_no = request.args.get("page", 1, type=int)
+    page_no = request.args.get("page", 1, type=bounded_int)
     rows = services.meeting_register(group.id, limit=50, offset=(page_no - 1) * 50)
     return render_template("registry/register.html", group=group, rows=rows, page_no=page_no,
                            attendance_rate=services.attendance_rate(group.id),
@@ -181,7 +182,7 @@ def read_repayments(form_data) -> tuple[dict[int, Decimal], dict[int, str]]:
     amounts, bad = {}, {}
     for key, raw in form_data.items():
         prefix, _sep, loan_id = key.partition("-")
-        if prefix != "repay" or not loan_id.isdigit():
+        if prefix != "repay" or not loan_id.isascii() or not loan_id.isdigit() or len(loan_id) > 9:
             continue
         raw = (raw or "").strip()
         if not raw:
@@ -270,19 +271,13 @@ def meetings():
     f = _filters()
     query = services.meetings_query(current_user, district_id=f["district_id"],
                                     village_id=f["village_id"],
-                                    group_id=request.args.get("group", type=int),
-                                    date_from=_date_arg("from"), date_to=_date_arg("to"))
-    page = paginate(query, request.args.get("page", 1, type=int))
+                                    group_id=request.args.get("group", type=bounded_int),
+                                    date_from=date_arg("from"), date_to=date_arg("to"))
+    page = paginate(query, request.args.get("page", 1, type=bounded_int))
     return render_template("registry/meetings.html", page=page, f=f,
                            districts=_district_options(), villages=_village_options(f["district_id"]))
 
 
-def _date_arg(name):
-    from datetime import date
-    try:
-        return date.fromisoformat(request.args.get(name, ""))
-    except ValueError:
-        return None
 
 
 # ---------------------------------------------------------------- households
@@ -293,7 +288,7 @@ def households():
     f = _filters()
     query = services.households_query(current_user, q=f["q"], district_id=f["district_id"],
                                       village_id=f["village_id"])
-    page = paginate(query, request.args.get("page", 1, type=int))
+    page = paginate(query, request.args.get("page", 1, type=bounded_int))
     return render_template("registry/households.html", page=page, f=f,
                            districts=_district_options(), villages=_village_options(f["district_id"]))
 
@@ -308,7 +303,7 @@ def edit_household(household_id=None):
     form.village_id.choices = _village_options(change=True)
     if request.method == "GET":
         if household is None:
-            form.village_id.data = request.args.get("village", type=int)
+            form.village_id.data = request.args.get("village", type=bounded_int)
         else:
             for entry, migrant in zip(form.migrants.entries, household.migrants):
                 entry.form.destination.data, entry.form.people.data = migrant.destination, migrant.people
@@ -346,8 +341,8 @@ def members():
     f = _filters()
     query = services.members_query(current_user, q=f["q"], district_id=f["district_id"],
                                    village_id=f["village_id"], status=f["status"],
-                                   group_id=request.args.get("group", type=int))
-    page = paginate(query, request.args.get("page", 1, type=int))
+                                   group_id=request.args.get("group", type=bounded_int))
+    page = paginate(query, request.args.get("page", 1, type=bounded_int))
     return render_template("registry/members.html", page=page, f=f,
                            districts=_district_options(), villages=_village_options(f["district_id"]))
 
@@ -364,8 +359,8 @@ def new_member():
         if access.can_change(current_user, h.district_id)]
     form.group_id.choices = [(None, "—")] + _group_options()
     if request.method == "GET":
-        form.household_id.data = request.args.get("household", type=int)
-        form.group_id.data = request.args.get("group", type=int)
+        form.household_id.data = request.args.get("household", type=bounded_int)
+        form.group_id.data = request.args.get("group", type=bounded_int)
         form.joined_on.data = today()
     if form.validate_on_submit():
         data = {k: form[k].data for k in ("full_name", "gender", "birth_year", "phone", "language",
@@ -461,7 +456,7 @@ def villages():
     f = _filters()
     pilot = {"yes": True, "no": False}.get(request.args.get("pilot", ""))
     query = services.villages_query(current_user, q=f["q"], district_id=f["district_id"], pilot=pilot)
-    page = paginate(query, request.args.get("page", 1, type=int))
+    page = paginate(query, request.args.get("page", 1, type=bounded_int))
     return render_template("registry/villages.html", page=page, f=f, pilot=request.args.get("pilot", ""),
                            districts=_district_options())
 
