@@ -137,12 +137,19 @@ def _district_options():
 
 
 def _village_options(district_id=None):
+    """Villages to filter by: for a user who reaches the whole programme, only once a
+    district is chosen (1,250 villages in one drop-down cost more than the list itself)."""
+    if district_id is None and access.district_ids(current_user) is None:
+        return []
     rows = db.session.scalars(registry_services.villages_query(current_user,
                                                                district_id=district_id)).all()
     return [(v.id, v.name) for v in rows]
 
 
 def _group_options(district_id=None, village_id=None):
+    """Groups to filter by, likewise only once a district or village narrows them."""
+    if district_id is None and village_id is None and access.district_ids(current_user) is None:
+        return []
     rows = db.session.scalars(registry_services.groups_query(
         current_user, district_id=district_id, village_id=village_id)).all()
     return [(g.id, f"{g.name} — {g.village.name}") for g in rows]

@@ -16,28 +16,36 @@ bp = Blueprint("shg_cli", __name__, cli_group=None)
 @click.option("--until", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
               help="Reference day (YYYY-MM-DD): meetings run for the year ending the day "
                    "before it.  [default: today]")
+@click.option("--loans", type=int, default=None,
+              help="How many loans to make, with their schedules and repayments.  "
+                   "[default: about a fifth of the members have had one, some two; "
+                   "more than that spreads them over more years before --until]")
 @click.option("--reset", is_flag=True,
               help="Drop every table and make them again first: ALL DATA IS LOST.")
 @click.option("--yes", is_flag=True, help="Do not ask before --reset replaces existing data.")
-def demo_data(scale, seed, until, reset, yes):
+def demo_data(scale, seed, until, loans, reset, yes):
     """Fill the ledger with a realistic, deterministic demo programme."""
     from shg import demo
 
     if scale <= 0:
         raise click.BadParameter("must be positive", param_hint="--scale")
+    if loans is not None and loans < 0:
+        raise click.BadParameter("cannot be negative", param_hint="--loans")
     if reset and not yes and demo.database_has_data():
         click.confirm("--reset drops every table and all the data in them. Go on?", abort=True)
     try:
         result = demo.build_demo(scale=scale,
                                  seed=demo.DEFAULT_SEED if seed is None else seed,
-                                 until=until.date() if until else None, reset=reset)
+                                 until=until.date() if until else None, reset=reset,
+                                 loans=loans)
     except RuntimeError as exc:
         raise click.ClickException(str(exc))
     counts = result.counts
     click.echo(f"Demo programme built in {result.seconds:.1f} s (scale {scale:g}, meetings "
                f"until {result.until - date.resolution:%Y-%m-%d}):")
     for table in ("country", "region", "district", "village", "shg_group", "household",
-                  "member", "membership", "meeting", "attendance", "user"):
+                  "member", "membership", "meeting", "attendance", "user", "lender",
+                  "loan_product", "loan", "installment", "repayment", "allocation"):
         click.echo(f"  {table:<12} {counts.get(table, 0):>9,}")
     click.echo("\nAccounts (username / password / role / reach):")
     for username, password, role, where in result.accounts:

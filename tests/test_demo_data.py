@@ -1,5 +1,6 @@
 """The demo programme: shaped like the published one, valid by the ledger's own rules, and
-the same rows every time for the same seed, scale and reference day."""
+the same rows every time for the same seed, scale and reference day. Its loans are what the
+loan services would have written, to the cent."""
 from __future__ import annotations
 
 import re
@@ -11,6 +12,8 @@ import phonenumbers
 import pytest
 from sqlalchemy import func, select
 
+from loans import credit, portfolio, services
+from loans.models import Allocation, Installment, Lender, Loan, LoanProduct, Repayment
 from shg import demo
 from shg.accounts.models import User
 from shg.extensions import db
@@ -21,6 +24,8 @@ from tests.conftest import make_app
 UNTIL = date(2025, 6, 1)
 SEED = 17
 SCALE = 0.05
+#: enough loans among the sample's 160 members for every status, bucket and grade
+LOANS = 300
 CYRILLIC_WORD = r"[\u0400-\u04FF]+(?:-[\u0400-\u04FF]+)*"
 PERSON = re.compile(rf"^{CYRILLIC_WORD}(?: {CYRILLIC_WORD})+$")
 LATIN = re.compile(r"[A-Za-z]")
@@ -29,6 +34,11 @@ LATIN = re.compile(r"[A-Za-z]")
 @pytest.fixture
 def built(app):
     return demo.build_demo(scale=SCALE, seed=SEED, until=UNTIL)
+
+
+@pytest.fixture
+def lent(app):
+    return demo.build_demo(scale=SCALE, seed=SEED, until=UNTIL, loans=LOANS)
 
 
 def _count(model):
@@ -134,6 +144,122 @@ def test_demo_meetings_list_every_active_member_once_in_the_year(built):
     assert set(absent) == {Decimal("0")}
 
 
+# ---------------------------------------------------------------- loans
+
+
+def _written_by_rewrite(loan) -> tuple:
+    """Everything ``services._rewrite`` writes for a loan, comparable (allocation ids apart:
+    a rewrite makes new rows)."""
+    installments = db.session.execute(
+        select(Installment.id, Installment.version, Installment.superseded_on,
+               Installment.principal_paid, Installment.interest_paid, Installment.fee_paid,
+               Installment.penalty_paid, Installment.paid_on)
+        .where(Installment.loan_id == loan.id).order_by(Installment.id)).all()
+    allocations = sorted(db.session.execute(
+        select(Allocation.repayment_id, Allocation.installment_id, Allocation.component,
+               Allocation.amount)
+        .join(Repayment, Repayment.id == Allocation.repayment_id)
+        .where(Repayment.loan_id == loan.id)).all())
+    return (loan.status, loan.closed_on, loan.outstanding_principal, loan.oldest_unpaid_due_on,
+            loan.last_paid_on, installments, allocations)
+
+
+def test_demo_loans_are_what_the_services_write_to_the_cent(lent):
+    """The bulk-loaded loans agree with the service path: each sampled loan's schedule is
+    build_schedule of its terms, rewriting it as every posting does (services._rewrite)
+    changes nothing, and its position on the day agrees with the figures kept for the
+    overdue list."""
+    from loans import schedules
+    loans = db.session.scalars(select(Loan).where(Loan.disbursed_on.is_not(None))
+                               .order_by(Loan.id)).all()
+    reversed_ = set(db.session.scalars(select(Repayment.loan_id)
+                                       .where(Repayment.reversed_at.is_not(None))))
+    sample = [loan for n, loan in enumerate(loans)
+              if n % 5 == 0 or loan.id in reversed_ or loan.restructured
+              or loan.status == "written_off" or (loan.status == "closed" and n % 3 == 0)]
+    assert len(sample) > 80
+    for loan in sample:
+        if not loan.restructured:
+            lines = schedules.build_schedule(services.terms_of(loan))
+            assert [(i.due_on, i.principal, i.interest, i.fee) for i in loan.schedule] == \
+                [(line.due_on, line.principal, line.interest, Decimal("0")) for line in lines]
+        position = services.position(loan, UNTIL)
+        assert position.outstanding_principal == loan.outstanding_principal, loan.id
+        if loan.status == "disbursed" and loan.oldest_unpaid_due_on < UNTIL:
+            assert position.days_past_due == (UNTIL - loan.oldest_unpaid_due_on).days
+        before = _written_by_rewrite(loan)
+        services._rewrite(loan)
+        db.session.expire_all()
+        assert _written_by_rewrite(loan) == before, f"loan {loan.id}"
+    db.session.rollback()
+
+
+def test_demo_loans_keep_the_ledgers_rules_and_show_every_status_bucket_and_grade(lent):
+    statuses = Counter(db.session.scalars(select(Loan.status)))
+    assert set(statuses) == {"applied", "approved", "disbursed", "closed", "written_off"}
+    assert statuses["disbursed"] > statuses["closed"] > (
+        statuses["applied"] + statuses["approved"] + statuses["written_off"])
+    kinds = Counter(db.session.scalars(select(Lender.kind)))
+    assert kinds == {"mfi": 3, "bank": 1, "group_fund": _count(Group)}
+    products = db.session.scalars(select(LoanProduct)).all()
+    assert len(products) == 4 and {p.frequency for p in products} == {"month", "2weeks"}
+    assert 0 < sum(p.penalty_method != "none" for p in products) < 4
+    for loan in db.session.scalars(select(Loan).order_by(Loan.id)):
+        # made through a group she belonged to on the day she applied
+        assert any(m.group_id == loan.group_id and m.active_on(loan.applied_on)
+                   for m in loan.member.memberships), loan.id
+        assert loan.applied_on <= (loan.approved_on or loan.applied_on) <= \
+            (loan.disbursed_on or loan.approved_on or loan.applied_on) < UNTIL
+        if loan.disbursed_on is None:
+            assert not loan.installments_all and loan.status in ("applied", "approved")
+            continue
+        assert loan.lender.kind == "group_fund" or loan.frequency == "month"
+        if loan.balloon_on is not None:  # a harvest loan: principal in September and October
+            assert [i.due_on.month for i in loan.schedule if i.principal] == [9, 10]
+            assert all(i.interest > 0 for i in loan.schedule)
+        assert all(loan.disbursed_on <= r.paid_on < UNTIL for r in loan.repayments)
+        if loan.status == "closed":
+            assert loan.closed_on == loan.last_paid_on and loan.outstanding_principal == 0
+        if loan.status == "written_off":
+            assert loan.write_off_reason and loan.written_off_on >= (loan.last_paid_on
+                                                                     or loan.disbursed_on)
+    reversed_ = db.session.scalars(select(Repayment).where(Repayment.reversed_at.is_not(None))
+                                   ).all()
+    assert reversed_ and all(r.reversal_reason and r.reversed_by_id and r.allocations
+                             and r.reversed_at > r.recorded_at for r in reversed_)
+    rescheduled = db.session.scalars(select(Loan).where(Loan.restructured)).all()
+    assert rescheduled
+    for loan in rescheduled:
+        old = [i for i in loan.installments_all if i.version == 1]
+        assert loan.schedule_version == 2 and old[0].superseded_on == loan.schedule[0].in_force_from
+    # the morning worklist (today's: it reads the kept oldest unpaid due date), longest
+    # late first, and every PAR bucket on the demo's day
+    admin = db.session.scalar(select(User).where(User.role == "admin"))
+    page = db.session.scalars(portfolio.overdue_query(admin).limit(25)).all()
+    late = [row.position.days_past_due for row in portfolio.overdue_rows(page)]
+    assert len(late) == 25 and late == sorted(late, reverse=True) and late[-1] > 0
+    buckets = Counter()
+    for figures in portfolio.portfolio(as_of=UNTIL).values():
+        buckets.update({name: loans for name, (loans, _amount) in figures.buckets.items()})
+    assert all(buckets[name] > 0 for name in ("current", "1-30", "31-60", "61-90", "90+"))
+    assert buckets["current"] > sum(buckets.values()) / 2
+    # and every credit grade among the borrowers
+    grades = set()
+    for member_id in sorted(set(db.session.scalars(select(Loan.member_id)))):
+        grades.add(credit.credit_history(member_id, UNTIL).grade)
+        if {"A", "B", "C", "D"} <= grades:
+            break
+    assert {"A", "B", "C", "D"} <= grades
+
+
+def test_demo_lends_to_a_fifth_of_the_members_in_the_last_year(built):
+    loans_of = Counter(db.session.scalars(select(Loan.member_id)))
+    assert len(loans_of) / _count(Member) == pytest.approx(0.2, abs=0.03)
+    assert 2 in loans_of.values()
+    first = db.session.scalar(select(func.min(Loan.disbursed_on)))
+    assert UNTIL - timedelta(days=366) <= first
+
+
 def _dump() -> dict[str, list[tuple]]:
     """The demo's rows, by table, in id order (password hashes are salted: left out)."""
     tables = {}
@@ -171,6 +297,14 @@ def test_records_can_be_added_after_demo_data(built):
     db.session.commit()
     assert group.id == built.counts["shg_group"] + 1
     assert member.id == built.counts["member"] + 1
+    # and a repayment posted on a demo loan through the service gets the next ids too
+    loan = db.session.scalar(select(Loan).where(Loan.status == "disbursed").order_by(Loan.id))
+    admin = db.session.scalar(select(User).where(User.role == "admin"))
+    repayment = services.post_repayment(loan, Decimal("10.00"), UNTIL - timedelta(days=1),
+                                        by=admin)
+    db.session.commit()
+    assert repayment.id == built.counts["repayment"] + 1
+    assert min(a.id for a in repayment.allocations) > built.counts["allocation"]
 
 
 def test_demo_data_command_builds_and_refuses_to_overwrite(runner, client):
@@ -194,6 +328,8 @@ def test_demo_data_command_builds_and_refuses_to_overwrite(runner, client):
     declined = runner.invoke(args=args + ["--reset"], input="n\n")
     assert declined.exit_code != 0
     replaced = runner.invoke(args=args[:-4] + ["--seed", "6", "--until", "2025-06-01",
-                                               "--reset", "--yes"])
+                                               "--loans", "12", "--reset", "--yes"])
     assert replaced.exit_code == 0, replaced.output
     assert db.session.scalar(select(func.count(Group.id))) == 10
+    assert db.session.scalar(select(func.count(Loan.id))) == 12
+    assert re.search(r"loan +12\n", replaced.output)
