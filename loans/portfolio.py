@@ -160,7 +160,17 @@ def overdue_query(user, village_id=None, group_id=None, district_id=None, bucket
              .where(Loan.status == "disbursed", Loan.oldest_unpaid_due_on < as_of)
              .options(contains_eager(Loan.member))
              .order_by(Loan.oldest_unpaid_due_on, Loan.id))
-    query = _scoped(query, user, group_id, village_id, district_id)
+    if group_id:
+        query = query.where(Loan.group_id == group_id)
+    # the places are joined only when something narrows by them: counting the admin's
+    # pages of the whole programme then reads the loans alone
+    if village_id or district_id or access.district_ids(user) is not None:
+        query = query.join(Group, Loan.group_id == Group.id).join(Village)
+        query = access.scope(query, user, Village.district_id)
+        if village_id:
+            query = query.where(Group.village_id == village_id)
+        if district_id:
+            query = query.where(Village.district_id == district_id)
     if bucket in BUCKET_DAYS:
         low, high = BUCKET_DAYS[bucket]
         query = query.where(Loan.oldest_unpaid_due_on <= as_of - timedelta(days=low))
