@@ -60,6 +60,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from loans import reminders, reminders_cli  # noqa: F401  (the reminder outbox table)
     import harvests.models  # noqa: F401
     from shg import cli as shg_cli
+    from shg import backup_cli
+    from shg.imports import cli as imports_cli, views as imports_views
+    from reports import cli as reports_cli, views as reports_views
     login.user_loader(load_user)
     login.login_view = "accounts.login"
     login.login_message = None
@@ -70,6 +73,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(accounts_cli.bp)
     app.register_blueprint(shg_cli.bp)
     app.register_blueprint(reminders_cli.bp)
+    app.register_blueprint(reports_views.bp)
+    app.register_blueprint(reports_cli.bp)
+    app.register_blueprint(imports_views.bp)
+    app.register_blueprint(imports_cli.bp)
+    app.register_blueprint(backup_cli.bp)
 
     from shg.api import init_api
     init_api(app)

@@ -122,6 +122,8 @@ def init_api(app):
     from shg.registry import api as _registry_api  # noqa: F401  (defines its blueprints)
     from loans import api as _loans_api  # noqa: F401  (defines its blueprints)
     from harvests import api as _harvests_api  # noqa: F401
+    from reports import api as _reports_api  # noqa: F401
+    from shg.imports import api as _imports_api  # noqa: F401
     api = Api(app)
     for blp in BLUEPRINTS:
         api.register_blueprint(blp)

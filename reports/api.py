@@ -1,0 +1,1 @@
+"""Reports through the API (PDF and CSV/XLSX downloads)."""

@@ -1,0 +1,1 @@
+"""Bringing existing records in from CSV and XLSX spreadsheets."""
