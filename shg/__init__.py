@@ -73,6 +73,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(accounts_cli.bp)
     app.register_blueprint(shg_cli.bp)
     app.register_blueprint(reminders_cli.bp)
+    from loans import outbox_views
+    app.register_blueprint(outbox_views.bp)
     app.register_blueprint(reports_views.bp)
     app.register_blueprint(reports_cli.bp)
     app.register_blueprint(imports_views.bp)

@@ -55,8 +55,11 @@ def demo_data(scale, seed, until, loans, reset, yes):
 @bp.cli.command("dev")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True)
-def dev(host, port):
-    """Development: the schema by migrations, demo data on first start, then the server."""
+@click.option("--scheduler/--no-scheduler", default=True, show_default=True,
+              help="Also start the reminder scheduler, in a process of its own.")
+def dev(host, port, scheduler):
+    """Development: the schema by migrations, demo data on first start, then the reminder
+    scheduler (its own process, started once: the server has no reloader) and the server."""
     from flask import current_app
     from flask_migrate import upgrade
 
@@ -70,5 +73,25 @@ def dev(host, port):
                    "(facilitators fac-1, … / demo-pass).")
     from werkzeug.serving import run_simple
     app = current_app._get_current_object()
+    process = _start_scheduler(app) if scheduler else None
     click.echo(f"Serving on http://{host}:{port}")
-    run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+    try:
+        run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+    finally:
+        if process is not None:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def _start_scheduler(app):
+    """`flask reminders scheduler` as a child process on the same database and settings
+    (the web process itself never runs jobs)."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"])
+    process = subprocess.Popen([sys.executable, "-m", "flask", "--app", "shg", "reminders",
+                                "scheduler"], env=env)
+    click.echo(f"Reminder scheduler started (process {process.pid}).")
+    return process

@@ -24,6 +24,33 @@ class Config:
     #: Failed logins allowed per address before the login form answers 429.
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per 5 minutes")
     PAGE_SIZE = 25
+
+    #: Reminders (loans/reminders.py, loans/digests.py, loans/scheduler.py). Every setting
+    #: can come from the environment, so the scheduler process is configured like the web.
+    SMS_BACKEND = os.environ.get("SMS_BACKEND", "console")
+    SMS_GATEWAY_URL = os.environ.get("SMS_GATEWAY_URL")
+    SMS_GATEWAY_KEY = os.environ.get("SMS_GATEWAY_KEY")
+    SMS_GATEWAY_TIMEOUT = float(os.environ.get("SMS_GATEWAY_TIMEOUT", "10"))
+    #: no MAIL_SERVER: e-mail is only logged (development)
+    MAIL_SERVER = os.environ.get("MAIL_SERVER")
+    MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
+    #: none | starttls | ssl
+    MAIL_SECURITY = os.environ.get("MAIL_SECURITY", "none")
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
+    MAIL_FROM = os.environ.get("MAIL_FROM", "shg-ledger@localhost")
+    #: the project office's addresses for the weekly portfolio, comma-separated (admins with
+    #: an e-mail address get it too), and the language it is written in
+    PROJECT_OFFICE_EMAILS = os.environ.get("PROJECT_OFFICE_EMAILS", "")
+    PROJECT_OFFICE_LANGUAGE = os.environ.get("PROJECT_OFFICE_LANGUAGE", "ru")
+    #: local time of the daily run in each country, HH:MM
+    REMINDERS_DAILY_AT = os.environ.get("REMINDERS_DAILY_AT", "07:00")
+    #: Monday = 0; the overdue digest goes out on working days only
+    WORKING_DAYS = (0, 1, 2, 3, 4)
+    PORTFOLIO_EMAIL_WEEKDAY = 0
+    #: how often the scheduler sends what is waiting (retries after back-off, the morning's
+    #: SMS held over the night)
+    REMINDERS_SEND_EVERY_SECONDS = int(os.environ.get("REMINDERS_SEND_EVERY_SECONDS", "60"))
     #: werkzeug's default; tests choose a cheap one so a thousand logins don't take minutes
     PASSWORD_HASH_METHOD = "scrypt"
 

@@ -61,6 +61,7 @@ from loans.models import (DEFAULT_ORDER, Allocation, Installment, Lender, Loan, 
 from shg import demo_names as names
 from shg.accounts.models import User, user_districts
 from shg.extensions import db
+from shg.registry.services import meeting_days
 from shg.registry.models import (Attendance, Country, District, Group, Household, Meeting, Member,
                                  Membership, Migrant, Region, Village)
 
@@ -1465,26 +1466,4 @@ def _sizes(rng: random.Random, members: int, groups: int) -> list[int]:
 
 
 def _meeting_days(group: _Group, first: date, last: date) -> list[date]:
-    """The days the group meets between two dates: every week or every second week on its
-    day (counted from the day it was formed), or the first such weekday of each month."""
-    if last < first:
-        return []
-    offset = (group.meeting_day - group.formed_on.weekday()) % 7
-    anchor = group.formed_on + timedelta(days=offset)
-    if group.frequency in ("weekly", "biweekly"):
-        step = 7 if group.frequency == "weekly" else 14
-        skip = max(0, math.ceil((first - anchor).days / step))
-        day = anchor + timedelta(days=skip * step)
-        days = []
-        while day <= last:
-            days.append(day)
-            day += timedelta(days=step)
-        return days
-    days = []
-    month = first.replace(day=1)
-    while month <= last:
-        day = month + timedelta(days=(group.meeting_day - month.weekday()) % 7)
-        if first <= day <= last:
-            days.append(day)
-        month = (month + timedelta(days=32)).replace(day=1)
-    return days
+    return meeting_days(group.formed_on, group.meeting_day, group.frequency, first, last)

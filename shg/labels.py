@@ -36,6 +36,17 @@ LABELS = {
     # seeds and harvests: seasons, kinds of unit
     "spring": _l("Spring"), "summer": _l("Summer"), "autumn": _l("Autumn"),
     "winter": _l("Winter"),
+    # reminders: kinds, channels, outbox states, why one was skipped
+    "installment_due": _l("Installment due soon (SMS)"),
+    "installment_overdue": _l("Installment overdue (SMS)"),
+    "overdue_digest": _l("Overdue digest (e-mail)"),
+    "meetings_tomorrow": _l("Meetings tomorrow (e-mail)"),
+    "portfolio_weekly": _l("Weekly portfolio (e-mail)"),
+    "sms": _l("SMS"), "email": _l("E-mail"),
+    "queued": _l("Waiting"), "sending": _l("Being sent"), "sent": _l("Sent"),
+    "failed": _l("Failed, will retry"), "given_up": _l("Given up"), "skipped": _l("Not sent"),
+    "no_phone": _l("no phone number"), "no_sms_consent": _l("she has not agreed to SMS"),
+    "no_email": _l("no e-mail address"),
     "unit_kind:mass": _l("Weight"), "unit_kind:count": _l("Count"), "unit_kind:area": _l("Area"),
 }
 WEEKDAYS = (_l("Monday"), _l("Tuesday"), _l("Wednesday"), _l("Thursday"), _l("Friday"),

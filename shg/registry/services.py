@@ -6,7 +6,7 @@ Bad input raises ``Invalid`` before anything is written.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Iterable, Optional
 
@@ -801,3 +801,31 @@ def districts_query(user: User, country_id=None, region_id=None):
     if region_id:
         query = query.where(District.region_id == region_id)
     return query
+
+
+def meeting_days(formed_on: date, meeting_day: int, frequency: str, first: date,
+                 last: date) -> list[date]:
+    """The days a group meets between two dates: every week or every second week on its
+    day (counted from the day it was formed), or the first such weekday of each month.
+    The facilitators' "meetings tomorrow" e-mail and the demo programme both use it."""
+    if last < first:
+        return []
+    offset = (meeting_day - formed_on.weekday()) % 7
+    anchor = formed_on + timedelta(days=offset)
+    if frequency in ("weekly", "biweekly"):
+        step = 7 if frequency == "weekly" else 14
+        skip = max(0, -(-(first - anchor).days // step))
+        day = anchor + timedelta(days=skip * step)
+        days = []
+        while day <= last:
+            days.append(day)
+            day += timedelta(days=step)
+        return days
+    days = []
+    month = first.replace(day=1)
+    while month <= last:
+        day = month + timedelta(days=(meeting_day - month.weekday()) % 7)
+        if first <= day <= last and day >= formed_on:
+            days.append(day)
+        month = (month + timedelta(days=32)).replace(day=1)
+    return days

@@ -1,12 +1,9 @@
 """SMS reminders: who is reminded, in which words, and that nothing is sent twice or lost."""
 from __future__ import annotations
 
-import json
 import socket
-import threading
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from sqlalchemy import func, select, update
@@ -20,6 +17,14 @@ DISBURSED = date(2024, 1, 10)
 FIRST_DUE = date(2024, 2, 10)  # monthly, one period after disbursement
 #: 10:00 in Bishkek (UTC+6): daytime, outside the quiet hours
 DAYTIME = datetime(2024, 2, 7, 4, 0)
+
+
+@pytest.fixture(autouse=True)
+def sms_only(monkeypatch):
+    """This module is about the members' SMS; the staff's e-mail digests that the same run
+    decides are proved in test_digests.py."""
+    from loans import digests
+    monkeypatch.setattr(digests, "plan", lambda as_of, country_id=None: [])
 
 
 @pytest.fixture
@@ -41,50 +46,6 @@ def _rows(**where):
 
 def _count():
     return db.session.scalar(select(func.count(Reminder.id)))
-
-
-class GatewayServer:
-    """A real HTTP SMS gateway on 127.0.0.1 that records what it was sent."""
-
-    def __init__(self):
-        self.received: list[dict] = []
-        self.status = 200
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                length = int(self.headers.get("Content-Length", 0))
-                payload = json.loads(self.rfile.read(length).decode("utf-8"))
-                if outer.status >= 300:
-                    self.send_response(outer.status)
-                    self.end_headers()
-                    return
-                outer.received.append({"auth": self.headers.get("Authorization"), **payload})
-                body = json.dumps({"id": f"gw-{len(outer.received)}"}).encode()
-                self.send_response(outer.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/send"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def gateway_server():
-    server = GatewayServer()
-    yield server
-    server.close()
 
 
 def _closed_port_url():
@@ -188,7 +149,7 @@ def test_a_row_queued_by_another_process_is_not_queued_again(app, create_loan, b
     create_loan(member=borrower(), disbursed_on=DISBURSED)
     reminders.decide(date(2024, 2, 7), now=DAYTIME)
     db.session.commit()
-    monkeypatch.setattr(reminders, "_exists", lambda planned: False)
+    monkeypatch.setattr(reminders, "_existing_keys", lambda as_of: set())
 
     assert reminders.decide(date(2024, 2, 7), now=DAYTIME) == []
     db.session.commit()
