@@ -179,4 +179,8 @@ def serve(app, stop: threading.Event) -> None:
         scheduler.resume()
         stop.wait()
     finally:
+        # APScheduler makes one last pass over the store as it shuts down, with its
+        # executors already stopped: a run due at that moment would be marked done without
+        # running. Without the store, the pass finds nothing; the run waits for the restart.
+        scheduler.remove_jobstore("default", shutdown=True)
         scheduler.shutdown(wait=True)
