@@ -75,6 +75,10 @@ def dev(host, port, scheduler):
     app = current_app._get_current_object()
     process = _start_scheduler(app) if scheduler else None
     click.echo(f"Serving on http://{host}:{port}")
+    import signal
+    import sys
+    # stopped with SIGTERM (not only Ctrl+C), the server still stops its scheduler below
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
     finally:
