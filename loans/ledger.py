@@ -22,9 +22,9 @@ Rules (DOMAIN.md):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Iterable, Optional
+from typing import Iterable, Iterator, Optional
 
 from loans.schedules import FREQUENCIES
 
@@ -120,24 +120,28 @@ def _round(amount: Decimal) -> Decimal:
     return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def assessment_days(line: Line, rule: PenaltyRule, before: date) -> list[date]:
-    """The days a penalty is assessed on this line, up to (not including) ``before``."""
+def assessment_days(line: Line, rule: PenaltyRule, before: date) -> Iterator[date]:
+    """The days a penalty is assessed on this line, up to (not including) ``before``.
+
+    Generated one at a time: ``penalty_charged`` stops at the first day the line is paid,
+    so a line paid on time costs one step, not one per month since it fell due."""
     if rule.method == "none":
-        return []
-    from datetime import timedelta
+        return
     first = line.due_on + timedelta(days=rule.grace_days)
     if rule.method == "flat":
-        return [first] if first < before else []
+        if first < before:
+            yield first
+        return
     step = FREQUENCIES[rule.frequency]
-    days, k = [], 0
+    k = 0
     while True:
         try:
             day = first + step.step(k)
         except (OverflowError, ValueError):  # past the calendar's end (year 9999)
-            return days
+            return
         if day >= before:
-            return days
-        days.append(day)
+            return
+        yield day
         k += 1
 
 
@@ -160,6 +164,8 @@ class Ledger:
         self.states = [LineState(line) for line in sorted(lines, key=lambda l: (l.due_on, l.key))]
         self.rule = rule
         self.order = tuple(order)
+        #: the day of the last payment applied: payments come in date order
+        self._last_paid_on: Optional[date] = None
 
     # ------------------------------------------------------------ applying payments
 
@@ -172,7 +178,7 @@ class Ledger:
 
     def pay(self, payment: Payment) -> list[Allocated]:
         """Allocate one payment; payments must come in the order they were paid."""
-        if any(h.paid_on > payment.paid_on for s in self.states for h in s.history):
+        if self._last_paid_on is not None and self._last_paid_on > payment.paid_on:
             raise ValueError("payments must be applied in date order")
         owed = self.owed(payment.paid_on)
         if payment.amount > owed:
@@ -195,6 +201,7 @@ class Ledger:
                     allocated.append(Allocated(payment.key, state.line.key, component, take))
             if any((share.penalty, share.fee, share.interest, share.principal)):
                 state.history.append(share)
+        self._last_paid_on = payment.paid_on
         return allocated
 
     # ------------------------------------------------------------ reading the position

@@ -14,6 +14,7 @@ from typing import Iterable, Optional
 from flask import abort
 from flask_babel import gettext as _
 from sqlalchemy import delete, select, update
+from sqlalchemy.orm import selectinload
 
 from loans import ledger as L
 from loans import messages as _messages  # noqa: F401  (catalogue entries)
@@ -553,7 +554,9 @@ def collection_sheet(group_id: int, on: date) -> list[tuple[Loan, Decimal, Decim
     and is unpaid (penalties included) and everything she owes: the facilitator's sheet."""
     loans = db.session.scalars(
         select(Loan).where(Loan.group_id == group_id, Loan.status == "disbursed",
-                           Loan.disbursed_on <= on).order_by(Loan.id)).all()
+                           Loan.disbursed_on <= on).order_by(Loan.id)
+        .options(selectinload(Loan.installments_all), selectinload(Loan.repayments),
+                 selectinload(Loan.member))).all()
     rows = []
     for loan in loans:
         book = ledger(loan)
