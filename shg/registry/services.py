@@ -352,10 +352,10 @@ def _migrants(rows: Iterable[dict], errors: dict) -> list[tuple[str, int]]:
     return sorted(found.items())
 
 
-def save_household(household: Optional[Household], data: dict, by: User) -> Household:
-    if household is not None:
-        data = {"village_id": household.village_id, "name": household.name,
-                "address": household.address, **data}
+def check_household(data: dict, by: User) -> tuple[str, Village, Optional[list[tuple[str, int]]]]:
+    """``save_household``'s checks, writing nothing: the name, the village and the migrants
+    (None when not given), or Invalid. The import checks its rows with it and writes them
+    in batches."""
     errors: dict = {}
     name = _required_text(data, "name", errors, _("Enter the family's name."), 120)
     try:
@@ -366,6 +366,14 @@ def save_household(household: Optional[Household], data: dict, by: User) -> Hous
     migrants = _migrants(data.get("migrants"), errors) if "migrants" in data else None
     if errors:
         raise Invalid(errors)
+    return name, village, migrants
+
+
+def save_household(household: Optional[Household], data: dict, by: User) -> Household:
+    if household is not None:
+        data = {"village_id": household.village_id, "name": household.name,
+                "address": household.address, **data}
+    name, village, migrants = check_household(data, by)
     if household is None:
         household = Household()
         db.session.add(household)
@@ -410,6 +418,19 @@ def _check_person(data: dict, country_code: str, errors: dict) -> dict:
 
 def create_member(data: dict, by: User) -> Member:
     """Register a member in a household and a group, active from ``joined_on``."""
+    checked = check_member(data, by)
+    member = Member(household=checked["household"], **checked["person"])
+    db.session.add(member)
+    db.session.add(Membership(member=member, group=checked["group"],
+                              joined_on=checked["joined_on"], office=checked["office"]))
+    db.session.flush()
+    return member
+
+
+def check_member(data: dict, by: User) -> dict:
+    """``create_member``'s checks, writing nothing: the household, the group, the person's
+    clean fields, joined_on and office, or Invalid. The import checks its rows with it and
+    writes them in batches."""
     errors: dict = {}
     household = db.session.get(Household, data.get("household_id") or 0)
     if household is None:
@@ -423,11 +444,8 @@ def create_member(data: dict, by: User) -> Member:
     office = _office(data.get("office"), group, None, errors)
     if errors:
         raise Invalid(errors)
-    member = Member(household=household, **clean)
-    db.session.add(member)
-    db.session.add(Membership(member=member, group=group, joined_on=joined_on, office=office))
-    db.session.flush()
-    return member
+    return {"household": household, "group": group, "person": clean, "joined_on": joined_on,
+            "office": office}
 
 
 def update_member(member: Member, data: dict, by: User) -> Member:
@@ -829,3 +847,105 @@ def meeting_days(formed_on: date, meeting_day: int, frequency: str, first: date,
             days.append(day)
         month = (month + timedelta(days=32)).replace(day=1)
     return days
+
+
+# ---------------------------------------------------------------- figures for printed summaries
+
+
+@dataclass(frozen=True)
+class GroupActivity:
+    """A group's meetings in a period: how many, member places and those taken, savings."""
+
+    meetings: int
+    #: member places at those meetings (one per member listed), and those taken
+    places: int
+    attended: int
+    #: paid in at the period's meetings
+    savings: Decimal
+    #: paid in at every meeting up to the period's end: the group's balance that day
+    savings_balance: Decimal
+
+    @property
+    def attendance_rate(self) -> Optional[Decimal]:
+        """Present or late over places, as ``attendance_rate``; None without a meeting."""
+        return Decimal(self.attended) / Decimal(self.places) if self.places else None
+
+
+def group_activity(group_ids, start: Optional[date] = None,
+                   end: Optional[date] = None) -> dict[int, GroupActivity]:
+    """Each group's meetings, attendance and savings in a period (inclusive), in two
+    queries for any number of groups: the rows of a printed summary. ``group_ids`` is a
+    list of ids or a select of them. Groups with no meeting at all are left out."""
+    ids = group_ids if hasattr(group_ids, "subquery") else list(group_ids)
+    came = func.sum(case((Attendance.status.in_(("present", "late")), 1), else_=0))
+    query = (select(Meeting.group_id, func.count(func.distinct(Meeting.id)),
+                    func.count(Attendance.id), came, func.sum(Attendance.savings))
+             .outerjoin(Attendance, Attendance.meeting_id == Meeting.id)
+             .where(Meeting.group_id.in_(ids)).group_by(Meeting.group_id))
+    balance = (select(Meeting.group_id, func.sum(Attendance.savings)).join(Attendance)
+               .where(Meeting.group_id.in_(ids)).group_by(Meeting.group_id))
+    if start:
+        query = query.where(Meeting.held_on >= start)
+    if end:
+        query = query.where(Meeting.held_on <= end)
+        balance = balance.where(Meeting.held_on <= end)
+    balances = dict(db.session.execute(balance).all())
+    zero = Decimal("0.00")
+    result = {gid: GroupActivity(0, 0, 0, zero, balances[gid] or zero) for gid in balances}
+    for gid, meetings, places, attended, savings in db.session.execute(query):
+        result[gid] = GroupActivity(int(meetings), int(places), int(attended or 0),
+                                    savings if savings is not None else zero,
+                                    balances.get(gid) or zero)
+    return result
+
+
+def attendance_by_month(group_ids, start: Optional[date] = None,
+                        end: Optional[date] = None) -> list[tuple[date, int, int]]:
+    """(first day of the month, member places, places taken) for each month with a
+    meeting, oldest first: the attendance chart of a summary."""
+    ids = group_ids if hasattr(group_ids, "subquery") else list(group_ids)
+    came = func.sum(case((Attendance.status.in_(("present", "late")), 1), else_=0))
+    query = (select(Meeting.held_on, func.count(Attendance.id), came).join(Attendance)
+             .where(Meeting.group_id.in_(ids)).group_by(Meeting.held_on))
+    if start:
+        query = query.where(Meeting.held_on >= start)
+    if end:
+        query = query.where(Meeting.held_on <= end)
+    months: dict[date, list[int]] = {}
+    for held_on, places, attended in db.session.execute(query):
+        month = months.setdefault(held_on.replace(day=1), [0, 0])
+        month[0] += int(places)
+        month[1] += int(attended or 0)
+    return [(month, places, attended) for month, (places, attended) in sorted(months.items())]
+
+
+@dataclass(frozen=True)
+class Migration:
+    """The migrant families of some villages, and where their migrants work."""
+
+    households: int
+    with_migrants: int
+    #: destination (ISO country code) -> households with migrants there, and people
+    households_by_destination: dict[str, int]
+    people_by_destination: dict[str, int]
+
+    @property
+    def share_with_migrants(self) -> Optional[Decimal]:
+        return Decimal(self.with_migrants) / Decimal(self.households) if self.households else None
+
+
+def migration(village_ids) -> Migration:
+    """Households of the villages (a list of ids or a select of them), those with migrants,
+    and their destinations, the most common first."""
+    ids = village_ids if hasattr(village_ids, "subquery") else list(village_ids)
+    households = db.session.scalar(select(func.count(Household.id))
+                                   .where(Household.village_id.in_(ids))) or 0
+    with_migrants = db.session.scalar(
+        select(func.count(func.distinct(Migrant.household_id))).join(Household)
+        .where(Household.village_id.in_(ids))) or 0
+    rows = db.session.execute(
+        select(Migrant.destination, func.count(Migrant.household_id), func.sum(Migrant.people))
+        .join(Household).where(Household.village_id.in_(ids)).group_by(Migrant.destination)).all()
+    rows.sort(key=lambda r: (-int(r[1]), r[0]))
+    return Migration(int(households), int(with_migrants), {d: int(n) for d, n, _p in rows},
+                     {d: int(p or 0) for d, _n, p in rows})
