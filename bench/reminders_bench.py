@@ -40,12 +40,15 @@ TARGET_S = 30.0
 
 
 def timed(work):
-    started = time.perf_counter()
+    """(result, wall seconds, CPU seconds of this process). SQLite runs in this process, so
+    on a machine shared with other work the CPU time is the fairer figure."""
+    started, cpu = time.perf_counter(), time.process_time()
     result = work()
-    return result, time.perf_counter() - started
+    return result, time.perf_counter() - started, time.process_time() - cpu
 
 
-def measure(url: str, kind: str, scale: float, loans: int, until: date, build: bool) -> list:
+def measure(url: str, kind: str, scale: float, loans: int, until: date, build: bool,
+            only_tuesday: bool = False) -> list:
     from loans import digests, reminders
     from loans.models import Installment, Loan
 
@@ -62,28 +65,32 @@ def measure(url: str, kind: str, scale: float, loans: int, until: date, build: b
         counts = (db.session.scalar(select(func.count(Loan.id))),
                   db.session.scalar(select(func.count(Installment.id))))
         print(f"== {kind}: {counts[0]:,} loans, {counts[1]:,} installments", flush=True)
-        tuesday = until - timedelta(days=(until.weekday() - 1) % 7)
-        monday = tuesday - timedelta(days=1)
+        # the scheduler decides for today: the coming Tuesday and Monday (today included)
+        tuesday = until + timedelta(days=(1 - until.weekday()) % 7)
+        monday = until + timedelta(days=(0 - until.weekday()) % 7)
         for label, day in (("Tuesday", tuesday), ("Monday (+ weekly portfolio)", monday)):
             db.session.execute(delete(reminders.Reminder))
             db.session.commit()
-            sms, sms_s = timed(lambda: reminders.plan_sms(day))
+            sms, sms_s, sms_cpu = timed(lambda: reminders.plan_sms(day))
             db.session.expire_all()
-            mail, mail_s = timed(lambda: digests.plan(day))
+            mail, mail_s, mail_cpu = timed(lambda: digests.plan(day))
             db.session.expire_all()
 
             def decide():
                 written = reminders.decide(day)
                 db.session.commit()
                 return written
-            written, decide_s = timed(decide)
+            written, decide_s, decide_cpu = timed(decide)
             rows.append((kind, label, day, len(sms), sms_s, len(mail), mail_s, len(written),
-                         decide_s))
-            print(f"   {label} {day}: {len(sms):,} SMS decided in {sms_s:.1f} s; "
-                  f"{len(mail):,} e-mail in {mail_s:.1f} s; decide + write {len(written):,} "
-                  f"rows in {decide_s:.1f} s "
+                         decide_s, decide_cpu))
+            print(f"   {label} {day}: {len(sms):,} SMS decided in {sms_s:.1f} s "
+                  f"({sms_cpu:.1f} s CPU); {len(mail):,} e-mail in {mail_s:.1f} s "
+                  f"({mail_cpu:.1f} s CPU); decide + write {len(written):,} rows in "
+                  f"{decide_s:.1f} s ({decide_cpu:.1f} s CPU) "
                   f"({'OK' if decide_s < TARGET_S else 'MISSED'}, target < {TARGET_S:.0f} s)",
                   flush=True)
+            if only_tuesday:
+                break
         db.session.execute(delete(reminders.Reminder))
         db.session.commit()
         db.session.remove()
@@ -99,6 +106,8 @@ def main(argv=None) -> int:
     parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="sqlite")
     parser.add_argument("--until", type=date.fromisoformat, default=None)
     parser.add_argument("--reuse", help="a SQLite file to build once and read afterwards")
+    parser.add_argument("--tuesday", action="store_true",
+                        help="only the working day (the Monday adds the weekly portfolio)")
     args = parser.parse_args(argv)
     from shg.timeutil import today
     until = args.until or today()
@@ -112,17 +121,17 @@ def main(argv=None) -> int:
                 url = "sqlite:///" + os.path.abspath(path) if args.reuse else sqlite_url(folder)
             else:
                 (url, stop), build = postgres_url(), True
-            rows += measure(url, kind, args.scale, args.loans, until, build)
+            rows += measure(url, kind, args.scale, args.loans, until, build, args.tuesday)
         finally:
             if stop:
                 stop()
             shutil.rmtree(folder, ignore_errors=True)
     print("\ndatabase    day                            SMS   decide s   e-mail   decide s   "
-          "written   decide+write s")
-    for kind, label, day, n_sms, sms_s, n_mail, mail_s, n_written, decide_s in rows:
+          "written   decide+write s   (CPU s)")
+    for kind, label, day, n_sms, sms_s, n_mail, mail_s, n_written, decide_s, cpu in rows:
         print(f"{kind:<11} {label:<28} {n_sms:>7,} {sms_s:>10.1f} {n_mail:>8,} {mail_s:>10.1f} "
-              f"{n_written:>9,} {decide_s:>15.1f}")
-    return 0 if all(r[-1] < TARGET_S for r in rows) else 1
+              f"{n_written:>9,} {decide_s:>15.1f} {cpu:>9.1f}")
+    return 0 if all(r[-2] < TARGET_S for r in rows) else 1
 
 
 if __name__ == "__main__":

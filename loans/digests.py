@@ -49,7 +49,6 @@ class LateLine:
     phone: str
     days_past_due: int
     arrears: Decimal
-    penalty: Decimal
     currency: str
     loan_id: int
 
@@ -89,20 +88,26 @@ class DistrictBook:
         self._due: dict[int, list[tuple[Group, DueLine]]] = {}
 
     def late(self, user: User, district_id: int) -> list[tuple[Group, LateLine]]:
-        """The district's overdue list as its officers' morning page shows it."""
+        """The district's overdue list as its officers' morning page shows it (days late
+        and arrears; the page adds the penalty)."""
         if district_id not in self._late:
             # the worklist reads today's stored oldest-unpaid date; a run for a past day
             # (by hand) takes the loans late today and keeps those late on that day
             query = portfolio_service.overdue_query(user, district_id=district_id,
                                                     as_of=max(self.as_of, today()))
-            loans = db.session.scalars(query).all()
-            rows = portfolio_service.overdue_rows(loans, self.as_of)
+            loans = db.session.scalars(query.options(
+                selectinload(Loan.group).selectinload(Group.village))).unique().all()
+            if self.as_of >= today():
+                standing = portfolio_service.late_today(loans, self.as_of)
+                figures = {i: (s.days_past_due, s.arrears) for i, s in standing.items()}
+            else:
+                figures = {row.loan.id: (row.position.days_past_due, row.position.arrears)
+                           for row in portfolio_service.overdue_rows(loans, self.as_of)}
             self._late[district_id] = [
-                (row.loan.group, LateLine(row.member.full_name, row.member.phone or "",
-                                          row.position.days_past_due, row.position.arrears,
-                                          row.position.penalty_due, row.loan.currency,
-                                          row.loan.id))
-                for row in rows if row.position.days_past_due > 0]
+                (loan.group, LateLine(loan.member.full_name, loan.member.phone or "",
+                                      figures[loan.id][0], figures[loan.id][1], loan.currency,
+                                      loan.id))
+                for loan in loans if figures[loan.id][0] > 0]
         return self._late[district_id]
 
     def due(self, district_id: int) -> list[tuple[Group, DueLine]]:

@@ -193,3 +193,44 @@ def overdue_rows(loans, as_of: Optional[date] = None) -> list[OverdueRow]:
                      selectinload(Loan.group).selectinload(Group.village)
                      .selectinload(Village.district))).all()
     return [OverdueRow(loan, services.position(loan, as_of)) for loan in loans]
+
+
+@dataclass(frozen=True)
+class LateToday:
+    loan_id: int
+    days_past_due: int
+    #: fallen due and unpaid, penalties apart (``Position.arrears``)
+    arrears: Decimal
+
+
+def late_today(loans, as_of: Optional[date] = None) -> dict[int, LateToday]:
+    """Days late and arrears of these loans on ``as_of`` (today or later), read from what
+    every posting keeps (the loan's oldest unpaid due date, the installments' paid amounts)
+    instead of replaying each loan: a whole district's overdue loans for the morning digest
+    in one query. Equal to ``services.position(loan, as_of)`` on those days (tested); for an
+    earlier day, or the penalty, use ``overdue_rows``."""
+    from loans.models import Installment
+
+    as_of = as_of or today()
+    if as_of < today():
+        raise ValueError("stored amounts count every payment so far: today or later only")
+    loans = {loan.id: loan for loan in loans}
+    arrears = {loan_id: Decimal("0.00") for loan_id in loans}
+    ids = list(loans)
+    for start in range(0, len(ids), 500):
+        rows = db.session.execute(
+            select(Installment.loan_id, Installment.principal, Installment.interest,
+                   Installment.fee, Installment.principal_paid, Installment.interest_paid,
+                   Installment.fee_paid)
+            .join(Loan, Loan.id == Installment.loan_id)
+            .where(Installment.loan_id.in_(ids[start:start + 500]),
+                   Installment.version == Loan.schedule_version, Installment.due_on < as_of,
+                   Installment.paid_on.is_(None)))
+        for loan_id, principal, interest, fee, p_paid, i_paid, f_paid in rows:
+            arrears[loan_id] += principal + interest + fee - p_paid - i_paid - f_paid
+    result = {}
+    for loan_id, loan in loans.items():
+        oldest = loan.oldest_unpaid_due_on
+        days = (as_of - oldest).days if oldest is not None and oldest < as_of else 0
+        result[loan_id] = LateToday(loan_id, days, arrears[loan_id])
+    return result
