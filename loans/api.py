@@ -25,11 +25,12 @@ from werkzeug.exceptions import NotFound
 from loans import credit, portfolio, services
 from loans.models import Allocation, Lender, Loan, LoanProduct, Repayment
 from loans.schemas import (ApproveSchema, AsOfArgs, CreditHistorySchema, DisburseSchema,
-                           LenderInSchema, LenderSchema, LoanDetailSchema, LoanFilters,
-                           LoanInSchema, LoanSchema, OverdueFilters, OverdueRowSchema,
-                           PortfolioFilters, PortfolioSchema, PreviewInSchema, PreviewSchema,
-                           ProductInSchema, ProductPatchSchema, ProductSchema, RepaymentInSchema,
-                           RepaymentSchema, RescheduleSchema, ReverseSchema, WriteOffSchema)
+                           LenderInSchema, LenderPatchSchema, LenderSchema, LoanDetailSchema,
+                           LoanFilters, LoanInSchema, LoanSchema, OverdueFilters,
+                           OverdueRowSchema, PortfolioFilters, PortfolioSchema, PreviewInSchema,
+                           PreviewSchema, ProductInSchema, ProductPatchSchema, ProductSchema,
+                           RepaymentFilters, RepaymentInSchema, RepaymentSchema,
+                           RescheduleSchema, ReverseSchema, WriteOffSchema)
 from shg.accounts import access
 from shg.errors import Invalid
 from shg.extensions import db
@@ -73,6 +74,29 @@ class Lenders(MethodView):
     def post(self, data):
         """Record a lender"""
         return _commit(lambda: services.save_lender(None, data, by=_me()))
+
+
+def _lender(lender_id: int) -> Lender:
+    lender = db.session.get(Lender, lender_id)
+    if lender is None:
+        raise NotFound()
+    return lender
+
+
+@lenders.route(ITEM.format("lender_id"))
+class LenderItem(MethodView):
+    @_reads(lenders, item=True)
+    @lenders.response(200, LenderSchema)
+    def get(self, lender_id):
+        """Read a lender"""
+        return _lender(lender_id)
+
+    @_writes(lenders, item=True)
+    @lenders.arguments(LenderPatchSchema)
+    @lenders.response(200, LenderSchema)
+    def patch(self, data, lender_id):
+        """Change a lender's name or kind"""
+        return _commit(lambda: services.save_lender(_lender(lender_id), data, by=_me()))
 
 
 # ---------------------------------------------------------------- loan products
@@ -324,6 +348,43 @@ def _repayment(repayment_id: int, change: bool = False) -> Repayment:
         raise NotFound()
     services.get_loan(repayment.loan_id, _me(), change=change)
     return repayment
+
+
+def _repayments_query(user, loan_id=None, member_id=None, group_id=None, village_id=None,
+                      district_id=None, date_from=None, date_to=None, reversed=None):
+    """Repayments of the loans in the user's districts, the latest paid first."""
+    query = (select(Repayment).join(Loan, Repayment.loan_id == Loan.id)
+             .join(Group, Loan.group_id == Group.id)
+             .join(Village, Group.village_id == Village.id)
+             .options(selectinload(Repayment.allocations).selectinload(Allocation.installment))
+             .order_by(Repayment.paid_on.desc(), Repayment.id.desc()))
+    query = access.scope(query, user, Village.district_id)
+    for column, value in ((Repayment.loan_id, loan_id), (Loan.member_id, member_id),
+                          (Loan.group_id, group_id), (Group.village_id, village_id),
+                          (Village.district_id, district_id)):
+        if value:
+            query = query.where(column == value)
+    if date_from:
+        query = query.where(Repayment.paid_on >= date_from)
+    if date_to:
+        query = query.where(Repayment.paid_on <= date_to)
+    if reversed is True:
+        query = query.where(Repayment.reversed_at.is_not(None))
+    elif reversed is False:
+        query = query.where(Repayment.reversed_at.is_(None))
+    return query
+
+
+@repayments.route("")
+class Repayments(MethodView):
+    @_reads(repayments)
+    @repayments.arguments(RepaymentFilters, location="query")
+    @repayments.response(200, RepaymentSchema(many=True))
+    @repayments.paginate()
+    def get(self, args, pagination_parameters):
+        """List the repayments the user reaches, the latest paid first (a repayment is
+        recorded on its loan: POST /loans/{loan_id}/repayments)"""
+        return _page(_repayments_query(_me(), **args), pagination_parameters)
 
 
 @repayments.route(ITEM.format("repayment_id"))

@@ -181,6 +181,10 @@ class LenderInSchema(Schema):
                           metadata={"enum": list(LENDER_KINDS)}))
 
 
+class LenderPatchSchema(LenderInSchema, PartialSchema):
+    pass
+
+
 class ProductSchema(TermsSchema):
     id = Int(dump_only=True)
     name = Str()
@@ -448,6 +452,18 @@ class RepaymentInSchema(Schema):
     paid_on = Day(**required(_l("Enter the date it was paid.")))
     amount = Amount(**required(_l("The amount must be greater than zero.")))
     receipt_no = Str(max_length=40, allow_none=True)
+
+
+class RepaymentFilters(_Filters):
+    loan_id = QueryId()
+    member_id = QueryId()
+    group_id = QueryId(metadata={"description": "The group she borrowed through."})
+    village_id = QueryId()
+    district_id = QueryId()
+    date_from = Day(metadata={"description": "Paid on or after this day."})
+    date_to = Day(metadata={"description": "Paid on or before this day."})
+    reversed = Bool(metadata={"description": "true: reversed payments only; false: the "
+                                             "others."})
 
 
 class ReverseSchema(Schema):

@@ -120,6 +120,7 @@ def _remember_idempotent(response):
 def init_api(app):
     """A fresh Api per app (tests make many apps; a shared spec would collect duplicates)."""
     from shg.registry import api as _registry_api  # noqa: F401  (defines its blueprints)
+    from shg.accounts import api as _accounts_api  # noqa: F401  (the users, admins only)
     from loans import api as _loans_api  # noqa: F401  (defines its blueprints)
     from harvests import api as _harvests_api  # noqa: F401
     from reports import api as _reports_api  # noqa: F401

@@ -20,7 +20,7 @@ from shg.api import api_blueprint
 from shg.errors import Invalid, handle_http
 from shg.extensions import db
 from shg.registry import services
-from shg.registry.models import Country, District, Region
+from shg.registry.models import Country, District, Group, Membership, Region, Village
 from shg.registry.schemas import (CountryInSchema, CountryPatchSchema, CountrySchema,
                                   DistrictFilters, DistrictInSchema, DistrictPatchSchema,
                                   DistrictSchema, GroupDetailSchema, GroupFilters, GroupInSchema,
@@ -28,7 +28,9 @@ from shg.registry.schemas import (CountryInSchema, CountryPatchSchema, CountrySc
                                   HouseholdInSchema, HouseholdPatchSchema, HouseholdSchema,
                                   JoinSchema, LeaveSchema, MeetingFilters, MeetingInSchema,
                                   MeetingPatchSchema, MeetingSchema, MemberFilters, MemberInSchema,
-                                  MemberPatchSchema, MemberSchema, RegionFilters, RegionInSchema,
+                                  MemberPatchSchema, MemberSchema, MembershipFilters,
+                                  MembershipInSchema, MembershipPatchSchema,
+                                  MembershipRecordSchema, RegionFilters, RegionInSchema,
                                   RegionPatchSchema, RegionSchema, VillageFilters, VillageInSchema,
                                   VillagePatchSchema, VillageSchema, page_figures)
 
@@ -440,6 +442,99 @@ class MemberJoins(MethodView):
         member = services.get_member(member_id, _me(), change=True)
         services.join_group(member, data, by=_me())
         return _saved(member)
+
+
+# ---------------------------------------------------------------- memberships
+
+
+memberships = _blueprint("memberships", "/memberships",
+                         "A member's time in a group: joined, her office, left. Nothing is "
+                         "deleted; she joins again with a new membership. Only the one she "
+                         "is in today changes.")
+
+
+def _memberships_query(user, member_id=None, group_id=None, village_id=None, district_id=None,
+                       active=None):
+    """Memberships of the groups in the user's districts, the latest joined first."""
+    query = (select(Membership).join(Group, Membership.group_id == Group.id)
+             .join(Village, Group.village_id == Village.id)
+             .order_by(Membership.joined_on.desc(), Membership.id.desc()))
+    query = access.scope(query, user, Village.district_id)
+    for column, value in ((Membership.member_id, member_id), (Membership.group_id, group_id),
+                          (Group.village_id, village_id), (Village.district_id, district_id)):
+        if value:
+            query = query.where(column == value)
+    if active is True:
+        query = query.where(Membership.left_on.is_(None))
+    elif active is False:
+        query = query.where(Membership.left_on.is_not(None))
+    return query
+
+
+def _membership(membership_id: int, change: bool = False) -> Membership:
+    """A membership the user reaches (through its group); to change it, its member too."""
+    membership = db.session.get(Membership, membership_id)
+    if membership is None:
+        raise NotFound()
+    services.get_group(membership.group_id, _me())
+    if change:
+        services.get_member(membership.member_id, _me(), change=True)
+    return membership
+
+
+def _member_to_change(member_id: int):
+    """The member a new membership is for; out of reach is a refusal beside the field."""
+    try:
+        return services.get_member(member_id, _me(), change=True)
+    except NotFound:
+        raise Invalid({"member_id": [_("Choose the member.")]}) from None
+    except Forbidden as exc:
+        raise Invalid({"member_id": [str(exc.description)]}) from None
+
+
+@memberships.route("")
+class Memberships(MethodView):
+    @_reads(memberships)
+    @memberships.arguments(MembershipFilters, location="query")
+    @memberships.response(200, MembershipRecordSchema(many=True))
+    @memberships.paginate()
+    def get(self, args, pagination_parameters):
+        """List memberships in the groups the user reaches, the latest joined first"""
+        return _page(_memberships_query(_me(), **args), pagination_parameters)
+
+    @_writes(memberships)
+    @memberships.arguments(MembershipInSchema)
+    @memberships.response(201, MembershipRecordSchema)
+    def post(self, data):
+        """She joins a group (she must have left her last one)"""
+        member = _member_to_change(data.pop("member_id"))
+        return _saved(services.join_group(member, data, by=_me()))
+
+
+@memberships.route(ITEM.format("membership_id"))
+class MembershipItem(MethodView):
+    @_reads(memberships, item=True)
+    @memberships.response(200, MembershipRecordSchema)
+    def get(self, membership_id):
+        """Read a membership"""
+        return _membership(membership_id)
+
+    @_writes(memberships, item=True)
+    @memberships.arguments(MembershipPatchSchema)
+    @memberships.response(200, MembershipRecordSchema)
+    def patch(self, data, membership_id):
+        """Change her office, or record the day she left (then her office ends)"""
+        membership = _membership(membership_id, change=True)
+        if data and membership.left_on is not None:
+            raise Invalid(_("This membership has ended; it is kept as it was."))
+        member = membership.member
+        if "left_on" in data:
+            services.member_leaves(member, data["left_on"], data.get("left_reason"), by=_me())
+        elif "left_reason" in data:
+            raise Invalid({"left_on": [_("Enter the date she left.")]})
+        elif "office" in data:
+            services.update_member(member, {"office": data["office"]}, by=_me())
+        return _saved(membership)
 
 
 # ---------------------------------------------------------------- meetings

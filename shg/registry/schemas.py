@@ -600,6 +600,35 @@ class JoinSchema(Schema):
     office = Str(allow_none=True, **choice(OFFICES))
 
 
+class MembershipFilters(_Filters):
+    member_id = QueryId()
+    group_id = QueryId()
+    village_id = QueryId()
+    district_id = QueryId()
+    active = Bool(metadata={"description": "true: memberships not ended; false: ended ones."})
+
+
+class MembershipRecordSchema(MembershipSchema):
+    """A membership as a record of its own (``/memberships``)."""
+
+    id = Int(dump_only=True)
+    member_id = Int()
+    full_name = Str(attribute="member.full_name")
+
+
+class MembershipInSchema(JoinSchema):
+    member_id = Id(**required(_l("Choose the member.")))
+
+
+class MembershipPatchSchema(PartialSchema):
+    """Only the membership she is in today changes: her office, or the day she left."""
+
+    office = Str(allow_none=True, **choice(OFFICES))
+    left_on = Day(metadata={"description": "She left the group on this day (her office "
+                                           "ends with it)."})
+    left_reason = Str(max_length=200, allow_none=True)
+
+
 # ---------------------------------------------------------------- meetings
 
 
