@@ -131,19 +131,50 @@ class DistrictBook:
         return self._due[district_id]
 
 
-def overdue_digest(user: User, district_ids: list[int], book: DistrictBook) -> list[GroupLines]:
-    """The user's digest: her districts' late loans and this week's installments, by group
-    (village, then group name); empty when there is nothing to tell."""
+def district_lines(user: User, district_id: int, book: DistrictBook) -> list[GroupLines]:
+    """One district's part of a digest: its late loans and this week's installments, by
+    group (village, then group name); empty when there is nothing to tell."""
     groups: dict[int, GroupLines] = {}
-    for district_id in district_ids:
-        for group, line in book.late(user, district_id):
-            groups.setdefault(group.id, GroupLines(group.village.name, group.name)).late.append(line)
-        for group, line in book.due(district_id):
-            groups.setdefault(group.id, GroupLines(group.village.name, group.name)).due.append(line)
+    for group, line in book.late(user, district_id):
+        groups.setdefault(group.id, GroupLines(group.village.name, group.name)).late.append(line)
+    for group, line in book.due(district_id):
+        groups.setdefault(group.id, GroupLines(group.village.name, group.name)).due.append(line)
     for lines in groups.values():
         lines.late.sort(key=lambda x: (-x.days_past_due, x.member))
         lines.due.sort(key=lambda x: (x.due_on, x.member))
     return sorted(groups.values(), key=lambda g: (g.village, g.group))
+
+
+@dataclass
+class DistrictText:
+    late: str
+    due: str
+    late_count: int
+    due_count: int
+
+
+class DigestWriter:
+    """Each district's lines written once per language, and shared by the digests of all its
+    officers and facilitators (a district's list can run to hundreds of loans)."""
+
+    def __init__(self, book: DistrictBook):
+        self.book = book
+        self._texts: dict[tuple[int, str], DistrictText] = {}
+
+    def district(self, user: User, district_id: int, language: str) -> DistrictText:
+        key = (district_id, language)
+        if key not in self._texts:
+            groups = district_lines(user, district_id, self.book)
+            # looked up once, not once per line: "%(days)d days late" is formatted per line
+            words = {"late": _("%(days)d days late"), "arrears": _("arrears"),
+                     "loan": _("loan"), "no_phone": _("no phone")}
+            self._texts[key] = DistrictText(
+                render_template("email/_late_lines.txt", groups=[g for g in groups if g.late],
+                                words=words),
+                render_template("email/_due_lines.txt", groups=[g for g in groups if g.due],
+                                words=words),
+                sum(len(g.late) for g in groups), sum(len(g.due) for g in groups))
+        return self._texts[key]
 
 
 @dataclass
@@ -237,19 +268,22 @@ def _staff(roles, country_districts: set[int]) -> list[tuple[User, list[int]]]:
 
 
 def plan_overdue_digests(as_of: date, country: Country, districts: set[int]) -> list[Planned]:
-    book = DistrictBook(as_of)
+    writer = DigestWriter(DistrictBook(as_of))
     planned = []
     for user, mine in _staff(("loan_officer", "facilitator"), districts):
-        lines = overdue_digest(user, mine, book)
-        if not lines:
+        language = _language(user)
+        with force_locale(language):
+            parts = [writer.district(user, district_id, language) for district_id in mine]
+        late = sum(p.late_count for p in parts)
+        if not late and not sum(p.due_count for p in parts):
             continue
 
-        def text(lines=lines, user=user):
-            late = sum(len(g.late) for g in lines)
+        def text(parts=parts, user=user, late=late):
             subject = _("Overdue loans on %(day)s: %(count)d late", day=_day(as_of), count=late)
-            body = render_template("email/overdue_digest.txt", user=user, groups=lines,
-                                   as_of=as_of, week_end=week_end(as_of), late_count=late,
-                                   country=country)
+            body = render_template("email/overdue_digest.txt", user=user, as_of=as_of,
+                                   late_text="".join(p.late for p in parts),
+                                   due_text="".join(p.due for p in parts),
+                                   week_end=week_end(as_of), late_count=late, country=country)
             return subject, body
         planned.append(_email("overdue_digest", user, user.email, f"u{user.id}/c{country.id}",
                               as_of, text, district_id=mine[0] if len(mine) == 1 else None))
