@@ -366,3 +366,35 @@ def lacking_rates(**scope) -> list[LackingRate]:
     """The harvests of a scope whose value cannot yet be put in USD: the project office's
     list of rates to record."""
     return list(_value_usd(_load(**scope)).lacking)
+
+
+@dataclass(frozen=True)
+class SeedsDelivered:
+    """The seeds of one crop given in one unit: quantities in different units (g, packet,
+    seedling) are never added together."""
+
+    crop_id: int
+    unit_id: int
+    quantity: Decimal
+    deliveries: int
+    recipients: int
+
+
+def seeds_delivered(user=None, group_id=None, village_id=None, district_id=None,
+                    country_id=None, round_id=None, crop_id=None, date_from=None,
+                    date_to=None) -> list[SeedsDelivered]:
+    """Seeds delivered in a scope (the keywords of the figures above), per crop and unit,
+    with the families that received them: one query."""
+    from sqlalchemy import func
+    query = _scope(select(SeedDelivery.crop_id, SeedDelivery.unit_id,
+                          func.sum(SeedDelivery.quantity), func.count(SeedDelivery.id),
+                          func.count(func.distinct(SeedDelivery.member_id)))
+                   .select_from(SeedDelivery),
+                   SeedDelivery, user, group_id, village_id, district_id, country_id, crop_id,
+                   SeedDelivery.delivered_on, date_from, date_to)
+    if round_id:
+        query = query.where(SeedDelivery.round_id == round_id)
+    query = query.group_by(SeedDelivery.crop_id, SeedDelivery.unit_id).order_by(
+        SeedDelivery.crop_id, SeedDelivery.unit_id)
+    return [SeedsDelivered(crop, unit, quantity or ZERO, int(n), int(people))
+            for crop, unit, quantity, n, people in db.session.execute(query)]
