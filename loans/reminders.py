@@ -302,29 +302,46 @@ def decide(as_of: date, now: Optional[datetime] = None,
     """Write the day's reminders into the outbox; return the rows this call wrote.
 
     A reminder already there (an earlier run, or another process at the same moment) is
-    left alone: the insert runs in a savepoint and an IntegrityError on the unique key
-    means someone else queued it first. The caller commits.
+    left alone: the rows go in together in a savepoint, and if the unique key refuses one
+    (another process queued it between our look and our insert) each row is tried in a
+    savepoint of its own, and those the key refuses are skipped. The caller commits.
     """
     now = now or utcnow()
-    written = []
     existing = _existing_keys(as_of)
+    rows, keys = [], set()
     for p in plan(as_of, country_id):
-        if p.key in existing:
+        if p.key in existing or p.key in keys:
             continue
-        row = Reminder(kind=p.kind, channel=p.channel, recipient=p.recipient, about=p.about,
-                       member_id=p.member_id, user_id=p.user_id, loan_id=p.loan_id,
-                       installment_id=p.installment_id, district_id=p.district_id,
-                       for_date=p.for_date, language=p.language, subject=p.subject,
-                       body=p.body, state=p.state, skip_reason=p.skip_reason, attempts=0,
-                       next_attempt_at=now if p.state == "queued" else None)
+        keys.add(p.key)
+        rows.append(Reminder(kind=p.kind, channel=p.channel, recipient=p.recipient,
+                             about=p.about, member_id=p.member_id, user_id=p.user_id,
+                             loan_id=p.loan_id, installment_id=p.installment_id,
+                             district_id=p.district_id, for_date=p.for_date,
+                             language=p.language, subject=p.subject, body=p.body,
+                             state=p.state, skip_reason=p.skip_reason, attempts=0,
+                             next_attempt_at=now if p.state == "queued" else None))
+    try:  # all at once: the usual case, nobody else deciding the same day
+        with db.session.begin_nested():
+            db.session.add_all(rows)
+        return rows
+    except IntegrityError:
+        pass
+    written = []
+    for row in rows:  # another process is at it too: each row on its own
+        row = _copy(row)
         try:
             with db.session.begin_nested():
                 db.session.add(row)
         except IntegrityError:
             continue  # queued by another process between our look and our insert
-        existing.add(p.key)
         written.append(row)
     return written
+
+
+def _copy(row: Reminder) -> Reminder:
+    """A fresh, unsaved copy of a row whose first insert was rolled back."""
+    return Reminder(**{c.key: getattr(row, c.key) for c in Reminder.__table__.columns
+                       if c.key != "id"})
 
 
 def pending(as_of: date, country_id: Optional[int] = None) -> list[Planned]:
