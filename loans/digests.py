@@ -217,17 +217,15 @@ class DistrictFigures:
 
 
 def portfolio_by_district(as_of: date, country_id: int) -> tuple[list[DistrictFigures], list]:
-    """The portfolio page's figures for each district of a country, and the country's."""
+    """The portfolio page's figures for each district of a country (one pass over the
+    country's loans), and the country's, their sum."""
     districts = db.session.scalars(
         select(District).join(Region).where(Region.country_id == country_id)
         .order_by(District.name)).all()
-    rows = []
-    for district in districts:
-        figures = portfolio_service.portfolio(as_of, district_id=district.id)
-        if figures:
-            rows.append(DistrictFigures(district.name, sorted(figures.values(),
-                                                              key=lambda f: f.currency)))
-    total = portfolio_service.portfolio(as_of, country_id=country_id)
+    parts = portfolio_service.portfolio_by("district", as_of, country_id=country_id)
+    rows = [DistrictFigures(d.name, sorted(parts[d.id].values(), key=lambda f: f.currency))
+            for d in districts if parts.get(d.id)]
+    total = portfolio_service.combine(parts.values())
     return rows, sorted(total.values(), key=lambda f: f.currency)
 
 
