@@ -33,6 +33,7 @@ from loans.reminders import SKIP_NO_EMAIL, Planned
 from shg.accounts import access
 from shg.accounts.models import User
 from shg.extensions import db
+from shg.formatting import day as _day
 from shg.registry.models import Country, District, Group, Region, Village
 from shg.registry.services import meeting_days
 from shg.timeutil import today
@@ -344,11 +345,6 @@ def plan_portfolio_weekly(as_of: date, country: Country) -> list[Planned]:
         about = f"u{user.id}/c{country.id}" if user else f"c{country.id}"
         planned.append(_email("portfolio_weekly", user, address, about, as_of, text))
     return planned
-
-
-def _day(value: date) -> str:
-    from shg.formatting import day
-    return day(value)
 
 
 def plan(as_of: date, country_id: Optional[int] = None) -> list[Planned]:

@@ -31,6 +31,7 @@ from shg.errors import Invalid
 from shg.extensions import db
 from shg.registry.models import District, Group, Member, Region, Village
 from shg.timeutil import utcnow
+from shg.transactions import commit_with_retry
 
 #: SMS to members: ``installment_due``, ``installment_overdue``; e-mail to staff:
 #: ``overdue_digest`` (officers and facilitators, working mornings), ``meetings_tomorrow``
@@ -413,13 +414,16 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(minutes=BACKOFF_BASE_MINUTES * BACKOFF_FACTOR ** max(attempts - 1, 0))
 
 
-def _timezone_of(reminder: Reminder) -> str:
-    """The timezone of the country the message concerns (Asia/Bishkek, Asia/Dushanbe)."""
-    district = db.session.get(District, reminder.district_id) if reminder.district_id else None
-    try:
-        return district.region.country.timezone or "Asia/Bishkek"
-    except AttributeError:
-        return "Asia/Bishkek"
+def _timezone_of(district_id: Optional[int], known: dict) -> str:
+    """The timezone of the country the message concerns (Asia/Bishkek, Asia/Dushanbe),
+    looked up once per district in a sending run."""
+    if district_id not in known:
+        district = db.session.get(District, district_id) if district_id else None
+        try:
+            known[district_id] = district.region.country.timezone or "Asia/Bishkek"
+        except AttributeError:
+            known[district_id] = "Asia/Bishkek"
+    return known[district_id]
 
 
 def quiet_until(now: datetime, timezone: str) -> Optional[datetime]:
@@ -456,6 +460,7 @@ def send_due(gateway=None, now: Optional[datetime] = None, limit: int = 500,
     """
     now = now or utcnow()
     result = SendResult()
+    zones: dict = {}
     senders = {channel: sender for channel, sender in (("sms", gateway), ("email", mailer))
                if sender is not None}
     if not senders:
@@ -468,7 +473,8 @@ def send_due(gateway=None, now: Optional[datetime] = None, limit: int = 500,
     db.session.commit()
     for reminder_id in ids:
         reminder = db.session.get(Reminder, reminder_id)
-        wake = quiet_until(now, _timezone_of(reminder)) if reminder.channel == "sms" else None
+        wake = (quiet_until(now, _timezone_of(reminder.district_id, zones))
+                if reminder.channel == "sms" else None)
         if wake is not None:
             db.session.execute(update(Reminder).where(Reminder.id == reminder_id,
                                                       Reminder.state.in_(("queued", "failed")))
@@ -522,7 +528,7 @@ def retry(reminder: Reminder, now: Optional[datetime] = None) -> None:
 
 def run(as_of: date, gateway=None, now: Optional[datetime] = None, mailer=None,
         country_id: Optional[int] = None) -> tuple[list[Reminder], SendResult]:
-    """The daily job: decide, commit (the keys are written before anything is sent), send."""
-    written = decide(as_of, now=now, country_id=country_id)
-    db.session.commit()
+    """The daily job: decide, commit (the keys are written before anything is sent; again
+    from the start if SQLite finds another writer there), send."""
+    written = commit_with_retry(lambda: decide(as_of, now=now, country_id=country_id))
     return written, send_due(gateway, now=now, mailer=mailer)

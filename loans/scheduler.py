@@ -72,7 +72,6 @@ def run_daily(country_code: str, now: Optional[datetime] = None) -> str:
     from shg.mail import mailer_from_config
     from shg.registry.models import Country
     from shg.timeutil import utcnow
-    from shg.transactions import commit_with_retry
 
     now = now or utcnow()
     country = db.session.scalar(select(Country).where(Country.code == country_code))
@@ -80,11 +79,9 @@ def run_daily(country_code: str, now: Optional[datetime] = None) -> str:
         return f"daily {country_code}: no such country, nothing to do"
     daily_at = parse_daily_at(current_app.config.get("REMINDERS_DAILY_AT", "07:00"))
     as_of = scheduled_day(now, country.timezone or "Asia/Bishkek", daily_at)
-    country_id = country.id
-    written = commit_with_retry(
-        lambda: [r.id for r in reminders.decide(as_of, now=now, country_id=country_id)])
-    result = reminders.send_due(gateway_from_config(current_app.config), now=now,
-                                mailer=mailer_from_config(current_app.config))
+    written, result = reminders.run(as_of, gateway_from_config(current_app.config), now=now,
+                                    mailer=mailer_from_config(current_app.config),
+                                    country_id=country.id)
     return (f"daily {country_code} {as_of.isoformat()}: {len(written)} new in the outbox; "
             f"{result.sent} sent, {result.failed} failed, {result.given_up} given up, "
             f"{result.deferred} held for the night")
