@@ -11,6 +11,7 @@ from flask_login import current_user, login_required
 
 from loans import reminders
 from loans.reminders import Reminder
+from loans.views import _show_errors
 from shg.errors import Invalid
 from shg.extensions import db
 from shg.labels import choices
@@ -64,9 +65,7 @@ def retry(reminder_id):
     try:
         commit_with_retry(work)
     except Invalid as exc:
-        for messages in exc.errors.values():
-            for message in messages:
-                flash(message, "danger")
+        _show_errors(None, exc)
     else:
         flash(_("The reminder will be sent again in a minute."), "success")
     return _back()
